@@ -1,0 +1,145 @@
+"""The ``lrsweep`` command: ``run``, ``plot``, ``list``.
+
+Exit status: 0 on success, 2 on bad input (a one-line message naming the file and
+field), 1 on an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lrsweep", description="JAX-accelerated learning-rate sweeps.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a sweep file → results/<name>/")
+    r.add_argument("file", help="sweep definition (.toml)")
+    r.add_argument("--out", help="results directory (default: results/<name>)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. --set steps=100 --set axes.learning_rate.num=64 (repeatable)")
+    r.add_argument("--chunk-size", type=int, help="configurations per compiled chunk (default: run.chunk_size)")
+    r.add_argument("--no-figures", action="store_true", help="write tables only")
+    r.add_argument("--format", default="pdf,png", help="figure formats (default: pdf,png)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser("plot", help="redraw the figures of a results directory (no rerun)")
+    pl.add_argument("dir", help="results directory")
+    pl.add_argument("--format", default="pdf,png", help="figure formats (default: pdf,png)")
+
+    sub.add_parser("list", help="built-in losses, optimizers, schedules and their parameters")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "plot":
+            return _plot(args)
+        if args.command == "list":
+            return _list()
+    except KeyboardInterrupt:
+        print("lrsweep: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+def _fail(msg: str) -> int:
+    print(f"lrsweep: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    fmts = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in fmts if f not in ("pdf", "png", "svg")]
+    if bad or not fmts:
+        raise ValueError(f"--format: expected a comma-separated list of pdf, png, svg, found {text!r}")
+    return fmts
+
+
+def _run(args) -> int:
+    from lrsweep.config import SweepError, load_sweep
+
+    try:
+        formats = _formats(args.format)
+        if args.chunk_size is not None and args.chunk_size < 1:
+            raise ValueError(f"--chunk-size: expected an integer ≥ 1, found {args.chunk_size}")
+        spec = load_sweep(args.file, args.overrides)
+        from lrsweep.engine import Program
+
+        Program(spec, chunk_size=args.chunk_size).check()
+    except (SweepError, ValueError) as e:
+        return _fail(str(e))
+
+    from lrsweep.sweep import run
+
+    out = Path(args.out) if args.out else Path("results") / spec.name
+    try:
+        result = run(spec, out=out, progress=not args.quiet, chunk_size=args.chunk_size)
+    except SweepError as e:
+        return _fail(str(e))
+    figures = []
+    if not args.no_figures:
+        from lrsweep import plot
+
+        figures = plot.draw_all(result, out, formats=formats)
+    m = result.manifest
+    print(f"{spec.name}: {m['configurations']} configurations × {m['steps']} steps in {m['run_seconds']:.2f} s "
+          f"(compile {m['compile_seconds']:.2f} s, {m['config_steps_per_second']:.3g} config-steps/s) → {out}")
+    if result.boundary is not None and len(result.boundary):
+        print(_boundary_summary(result))
+    for f in figures:
+        print(f"  figure: {f}")
+    return 0
+
+
+def _boundary_summary(result, limit: int = 8) -> str:
+    b = result.boundary
+    axis = result.spec.boundary.axis
+    cols = [c for c in b.columns if c in result.spec.axis_names]
+    show = cols + [c for c in ("critical", "critical_asymptotic", "theory", "theory_finite") if c in b.columns]
+    text = b[show].head(limit).to_string(index=False, float_format=lambda x: f"{x:.6g}")
+    more = f"\n  … {len(b) - limit} more slices in boundary.csv" if len(b) > limit else ""
+    return f"boundary along {axis}:\n" + "\n".join("  " + line for line in text.splitlines()) + more
+
+
+def _plot(args) -> int:
+    from lrsweep import plot
+    from lrsweep.store import load
+
+    try:
+        formats = _formats(args.format)
+        result = load(args.dir)
+    except (FileNotFoundError, ValueError) as e:
+        return _fail(str(e))
+    for f in plot.draw_all(result, Path(args.dir), formats=formats):
+        print(f"figure: {f}")
+    return 0
+
+
+def _list() -> int:
+    from lrsweep import losses, optimizers, schedules
+
+    def show(title, table):
+        print(f"{title}:")
+        for name, params in table.items():
+            ps = ", ".join(f"{k}={v!r}" if v is not None else k for k, v in params.items())
+            print(f"  {name}({ps})")
+        print()
+
+    show("losses ([loss] name = …; numeric parameters can be swept as loss.<param>)", losses.describe_losses())
+    show("optimizers ([optimizer] name = …; any optax optimizer works, these are common)",
+         optimizers.describe_optimizers())
+    show("schedules ([schedule] name = …; parameters can be swept as schedule.<param>)",
+         schedules.describe_schedules())
+    print("axes: any optimizer hyperparameter (learning_rate, momentum, b1, …), schedule.<param>, schedule (names),")
+    print("      loss.<param>, init.scale, init.index, seed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,619 @@
+"""Sweep definitions: TOML → a frozen, validated :class:`SweepSpec`.
+
+Every check happens here, on the host, before anything is compiled or written.
+A bad sweep raises :class:`SweepError` whose one-line message names the file,
+the field, what was expected and what was found::
+
+    sweeps/x.toml: axes.learning_rate.min: expected a number > 0 for a log axis, found -1.0
+
+Axis names route a swept value to its consumer:
+
+==========================  =====================================================
+``learning_rate``, ``b1`` …  a hyperparameter of the optimizer (``optimizer.b1`` too)
+``schedule.<param>``         a parameter of the learning-rate schedule
+``schedule``                 a *categorical* axis over schedule names
+``loss.<param>``             a numeric parameter of the loss
+``init.scale``               multiplies the initial point
+``init.index``               which initial point (of ``init.points`` or ``init.count``)
+``seed``                     the PRNG seed of the initial point / initialiser
+==========================  =====================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrsweep import losses as _losses
+from lrsweep import optimizers as _optimizers
+from lrsweep import schedules as _schedules
+
+DTYPES = ("float32", "float64")
+SCALES = ("linear", "log")
+INIT_AXES = ("init.scale", "init.index")
+INTEGER_AXES = ("seed", "init.index")
+
+
+class SweepError(ValueError):
+    """A sweep definition is invalid. The message is one line: file, field, expected, found."""
+
+    def __init__(self, source: str, field_: str, expected: str, found: Any = None, *, raw: str | None = None):
+        self.source, self.field, self.expected, self.found = source, field_, expected, found
+        msg = raw if raw is not None else f"{source}: {field_}: expected {expected}, found {found!r}"
+        super().__init__(msg)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept dimension. ``values`` are floats, or names for a categorical axis."""
+
+    name: str
+    values: tuple
+    scale: str = "linear"  # "linear" | "log" | "values"
+    categorical: bool = False
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def to_dict(self) -> dict:
+        return {"values": list(self.values), "scale": self.scale}
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    name: str
+    params: dict = field(default_factory=dict)
+    minimum: float | None = None  # for user losses: their known minimum
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    points: tuple | None = None  # explicit initial points, (P, d) nested tuples
+    scale: float = 1.0
+    count: int = 1  # random points drawn when no explicit points
+    seed: int = 0
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str = "sgd"
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str = "constant"
+    params: dict = field(default_factory=dict)
+    # For a categorical `schedule` axis: fixed parameters of each named schedule.
+    variants: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    diverge_factor: float = 1e6
+    converge_tol: float = 1e-6
+
+
+@dataclass(frozen=True)
+class BoundarySpec:
+    axis: str | None = None
+    rtol: float = 1e-4
+    max_rounds: int = 64
+    asymptotic: bool = True
+
+
+@dataclass(frozen=True)
+class TrajectorySpec:
+    select: dict = field(default_factory=dict)  # axis name -> tuple of values
+    every: int = 1
+    max_params: int = 16
+    steps: int | None = None  # default: the sweep's steps
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    chunk_size: int = 16384
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A whole sweep, validated. Build it with :func:`load_sweep` or :func:`from_dict`."""
+
+    name: str
+    steps: int
+    loss: LossSpec
+    axes: tuple[Axis, ...]
+    dtype: str = "float32"
+    init: InitSpec = InitSpec()
+    optimizer: OptimizerSpec = OptimizerSpec()
+    schedule: ScheduleSpec = ScheduleSpec()
+    criteria: Criteria = Criteria()
+    boundary: BoundarySpec = BoundarySpec()
+    trajectories: TrajectorySpec | None = None
+    run: RunSpec = RunSpec()
+    source: str = "<dict>"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def axis(self, name: str) -> Axis:
+        for a in self.axes:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.axes)
+
+    def to_dict(self) -> dict:
+        """The resolved definition, as a TOML-ready dict (defaults filled, axes expanded)."""
+        d = {
+            "name": self.name,
+            "steps": self.steps,
+            "dtype": self.dtype,
+            "loss": {"name": self.loss.name, **_plain(self.loss.params)},
+            "init": {k: _plain(v) for k, v in dataclasses.asdict(self.init).items() if v is not None},
+            "optimizer": {"name": self.optimizer.name, **_plain(self.optimizer.params)},
+            "schedule": {"name": self.schedule.name, **_plain(self.schedule.params),
+                         **{k: _plain(v) for k, v in self.schedule.variants.items()}},
+            "axes": {a.name: a.to_dict() for a in self.axes},
+            "criteria": dataclasses.asdict(self.criteria),
+            "boundary": {k: v for k, v in dataclasses.asdict(self.boundary).items() if v is not None},
+            "run": dataclasses.asdict(self.run),
+        }
+        if self.loss.minimum is not None:
+            d["loss"]["minimum"] = self.loss.minimum
+        if self.trajectories is not None:
+            t = self.trajectories
+            d["trajectories"] = {"every": t.every, "max_params": t.max_params,
+                                 **({"steps": t.steps} if t.steps else {}),
+                                 **{k: list(v) for k, v in t.select.items()}}
+        return d
+
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_sweep(path: str | Path, overrides: list[str] | dict | None = None) -> SweepSpec:
+    """Read, override and validate a sweep file.
+
+    Args:
+      path: a ``.toml`` sweep definition.
+      overrides: ``["key.sub=value", ...]`` (values in TOML syntax; bare words are
+        strings) or a dict of dotted keys, applied before validation.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SweepError(source, "file", "a readable sweep file", raw=f"{source}: cannot read: {e.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SweepError(source, "toml", "valid TOML", raw=f"{source}: malformed TOML: {e}") from None
+    raw = apply_overrides(raw, overrides or [], source)
+    return from_dict(raw, source=source)
+
+
+def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict:
+    """Return a copy of ``raw`` with ``key.sub=value`` overrides applied."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    items = overrides.items() if isinstance(overrides, dict) else [_split_override(o, source) for o in overrides]
+    for key, value in items:
+        parts = key.split(".")
+        node = raw
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise SweepError(source, key, "a table to set a key in", nxt, raw=f"{source}: --set {key}: {p} is not a table")
+            node = nxt
+        node[parts[-1]] = value
+    return raw
+
+
+def _split_override(text: str, source: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise SweepError(source, "--set", "key=value", text, raw=f"--set {text!r}: expected key=value")
+    key, value = text.split("=", 1)
+    key = key.strip()
+    # `axes.learning_rate.num=64` style keys may contain dots inside quoted axis names; keep it simple.
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key, parsed
+
+
+_TOP_KEYS = {"name", "steps", "dtype", "loss", "init", "optimizer", "schedule", "axes", "criteria",
+             "boundary", "trajectories", "run", "description"}
+
+
+def from_dict(raw: dict, *, source: str = "<dict>") -> SweepSpec:
+    """Validate a parsed sweep definition and build the :class:`SweepSpec`."""
+    v = _Validator(source)
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        k = sorted(unknown)[0]
+        v.fail(k, f"one of the top-level keys {sorted(_TOP_KEYS)}", k)
+
+    name = v.string(raw, "name", required=True)
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        v.fail("name", "a non-empty name without path separators", name)
+    steps = v.integer(raw, "steps", required=True, minimum=1)
+    dtype = v.choice(raw, "dtype", DTYPES, default="float32")
+
+    loss = _loss_spec(v, v.table(raw, "loss", required=True))
+    optimizer = _optimizer_spec(v, v.table(raw, "optimizer", default={"name": "sgd"}))
+    schedule = _schedule_spec(v, v.table(raw, "schedule", default={"name": "constant"}))
+    init = _init_spec(v, v.table(raw, "init", default={}))
+    criteria = _criteria(v, v.table(raw, "criteria", default={}))
+    run = _run_spec(v, v.table(raw, "run", default={}))
+
+    axes_raw = v.table(raw, "axes", required=True)
+    if not axes_raw:
+        v.fail("axes", "at least one swept axis", {})
+    axes = [_axis(v, name_, spec_) for name_, spec_ in _flatten_axes(axes_raw)]
+    names = [a.name for a in axes]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        v.fail(f"axes.{dup}", "each axis once", "a duplicate")
+
+    # Several initial points and no init.index axis: sweep over them.
+    n_points = len(init.points) if init.points is not None else init.count
+    if n_points > 1 and "init.index" not in names:
+        axes.append(Axis("init.index", tuple(float(i) for i in range(n_points)), "values"))
+    axes = tuple(axes)
+
+    _check_routes(v, axes, loss, optimizer, schedule, init, n_points)
+
+    boundary = _boundary_spec(v, v.table(raw, "boundary", default={}), axes)
+    trajectories = _trajectory_spec(v, raw.get("trajectories"), axes)
+
+    spec = SweepSpec(name=name, steps=steps, dtype=dtype, loss=loss, axes=axes, init=init,
+                     optimizer=optimizer, schedule=schedule, criteria=criteria, boundary=boundary,
+                     trajectories=trajectories, run=run, source=source)
+    if spec.size == 0:
+        v.fail("axes", "a non-empty grid", "an axis with no values")
+    return spec
+
+
+def _flatten_axes(axes_raw: dict):
+    """Axes may be written as ``"schedule.decay_rate" = {...}`` or as nested tables ``[axes.schedule]``."""
+    for key, val in axes_raw.items():
+        if isinstance(val, dict) and not (set(val) & {"min", "max", "num", "values", "scale"}):
+            for sub, spec in _flatten_axes(val):
+                yield f"{key}.{sub}", spec
+        else:
+            yield key, val
+
+
+class _Validator:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, field_: str, expected: str, found: Any):
+        raise SweepError(self.source, field_, expected, found)
+
+    def _get(self, table, key, required, default, prefix=""):
+        if key not in table:
+            if required:
+                self.fail(prefix + key, "a value (required)", None)
+            return default, False
+        return table[key], True
+
+    def string(self, table, key, *, required=False, default=None, prefix=""):
+        val, present = self._get(table, key, required, default, prefix)
+        if present and not isinstance(val, str):
+            self.fail(prefix + key, "a string", val)
+        return val
+
+    def integer(self, table, key, *, required=False, default=None, minimum=None, prefix=""):
+        val, present = self._get(table, key, required, default, prefix)
+        if present:
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or (isinstance(val, float) and not val.is_integer()):
+                self.fail(prefix + key, "an integer", val)
+            val = int(val)
+            if minimum is not None and val < minimum:
+                self.fail(prefix + key, f"an integer ≥ {minimum}", val)
+        return val
+
+    def number(self, table, key, *, required=False, default=None, positive=False, prefix=""):
+        val, present = self._get(table, key, required, default, prefix)
+        if present:
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+                self.fail(prefix + key, "a finite number", val)
+            if positive and val <= 0:
+                self.fail(prefix + key, "a number > 0", val)
+            val = float(val)
+        return val
+
+    def choice(self, table, key, options, *, default=None, prefix=""):
+        val, present = self._get(table, key, False, default, prefix)
+        if present and val not in options:
+            self.fail(prefix + key, f"one of {list(options)}", val)
+        return val
+
+    def table(self, table, key, *, required=False, default=None):
+        val, present = self._get(table, key, required, default)
+        if present and not isinstance(val, dict):
+            self.fail(key, "a table", val)
+        return dict(val) if val is not None else val
+
+
+def _loss_spec(v: _Validator, t: dict) -> LossSpec:
+    name = v.string(t, "name", required=True, prefix="loss.")
+    try:
+        factory = _losses.resolve_loss(name)
+    except ValueError as e:
+        v.fail("loss.name", "a built-in loss or an importable 'module:function'", f"{name} ({e})")
+    minimum = v.number(t, "minimum", prefix="loss.")
+    params = {k: val for k, val in t.items() if k not in ("name", "minimum")}
+    if name in _losses.LOSSES:
+        accepted = _losses.describe_losses()[name]
+        for k in params:
+            if k not in accepted:
+                v.fail(f"loss.{k}", f"a parameter of loss {name!r} ({', '.join(accepted)})", k)
+        if minimum is not None:
+            v.fail("loss.minimum", "no minimum for a built-in loss (it knows its own)", minimum)
+    del factory
+    return LossSpec(name=name, params=params, minimum=minimum)
+
+
+def _optimizer_spec(v: _Validator, t: dict) -> OptimizerSpec:
+    name = v.string(t, "name", default="sgd", prefix="optimizer.")
+    try:
+        accepted = _optimizers.describe_optimizer(name)
+    except ValueError as e:
+        v.fail("optimizer.name", "an optax optimizer name", f"{name} ({e})")
+    params = {k: val for k, val in t.items() if k != "name"}
+    for k in params:
+        if k not in accepted:
+            v.fail(f"optimizer.{k}", f"a hyperparameter of optax.{name} ({', '.join(accepted)})", k)
+    return OptimizerSpec(name=name, params=params)
+
+
+def _schedule_spec(v: _Validator, t: dict) -> ScheduleSpec:
+    name = v.string(t, "name", default="constant", prefix="schedule.")
+    known = _schedules.describe_schedules()
+    if name not in known:
+        v.fail("schedule.name", f"one of {sorted(known)}", name)
+    variants = {k: dict(val) for k, val in t.items() if isinstance(val, dict)}
+    for k in variants:
+        if k not in known:
+            v.fail(f"schedule.{k}", f"a table named after a schedule ({sorted(known)})", k)
+    params = {k: val for k, val in t.items() if k != "name" and not isinstance(val, dict)}
+    return ScheduleSpec(name=name, params=params, variants=variants)
+
+
+def _init_spec(v: _Validator, t: dict) -> InitSpec:
+    for k in t:
+        if k not in ("points", "scale", "count", "seed", "index"):
+            v.fail(f"init.{k}", "one of points, scale, count, seed, index", k)
+    points = t.get("points")
+    if points is not None:
+        if not isinstance(points, list) or not points:
+            v.fail("init.points", "a non-empty list of points (lists of numbers)", points)
+        rows = [p if isinstance(p, list) else [p] for p in points]
+        width = len(rows[0])
+        for i, r in enumerate(rows):
+            if len(r) != width or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r):
+                v.fail(f"init.points[{i}]", f"a list of {width} numbers", r)
+        points = tuple(tuple(float(x) for x in r) for r in rows)
+    scale = v.number(t, "scale", default=1.0, prefix="init.")
+    count = v.integer(t, "count", default=1, minimum=1, prefix="init.")
+    seed = v.integer(t, "seed", default=0, minimum=0, prefix="init.")
+    index = v.integer(t, "index", default=0, minimum=0, prefix="init.")
+    n = len(points) if points is not None else count
+    if index >= n:
+        v.fail("init.index", f"an index < {n}", index)
+    return InitSpec(points=points, scale=scale, count=count, seed=seed, index=index)
+
+
+def _criteria(v: _Validator, t: dict) -> Criteria:
+    for k in t:
+        if k not in ("diverge_factor", "converge_tol"):
+            v.fail(f"criteria.{k}", "diverge_factor or converge_tol", k)
+    f = v.number(t, "diverge_factor", default=1e6, prefix="criteria.")
+    if f <= 1:
+        v.fail("criteria.diverge_factor", "a number > 1", f)
+    tol = v.number(t, "converge_tol", default=1e-6, positive=True, prefix="criteria.")
+    return Criteria(diverge_factor=f, converge_tol=tol)
+
+
+def _run_spec(v: _Validator, t: dict) -> RunSpec:
+    for k in t:
+        if k != "chunk_size":
+            v.fail(f"run.{k}", "chunk_size", k)
+    return RunSpec(chunk_size=v.integer(t, "chunk_size", default=16384, minimum=1, prefix="run."))
+
+
+def _axis(v: _Validator, name: str, spec) -> Axis:
+    f = f"axes.{name}"
+    if name == "schedule":  # categorical
+        vals = spec.get("values") if isinstance(spec, dict) else spec
+        if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
+            v.fail(f, "{ values = [schedule names] }", spec)
+        known = _schedules.describe_schedules()
+        for x in vals:
+            if x not in known:
+                v.fail(f"{f}.values", f"schedule names from {sorted(known)}", x)
+        if len(set(vals)) != len(vals):
+            v.fail(f"{f}.values", "distinct schedule names", vals)
+        return Axis(name, tuple(vals), "values", categorical=True)
+    if isinstance(spec, list):
+        spec = {"values": spec}
+    if not isinstance(spec, dict):
+        v.fail(f, "{min, max, num, scale} or {values = [...]}", spec)
+    if "values" in spec:
+        extra = set(spec) - {"values", "scale"}
+        if extra:
+            v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (and an optional `scale`) beside values", sorted(extra)[0])
+        vals = spec["values"]
+        if not isinstance(vals, list) or not vals:
+            v.fail(f"{f}.values", "a non-empty list of numbers", vals)
+        for x in vals:
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+                v.fail(f"{f}.values", "finite numbers", x)
+        scale = spec.get("scale", "values")
+        if scale not in SCALES + ("values",):
+            v.fail(f"{f}.scale", f"one of {list(SCALES)}", scale)
+        if scale == "log" and min(vals) <= 0:
+            v.fail(f"{f}.values", "numbers > 0 for a log axis", min(vals))
+        values = tuple(float(x) for x in vals)
+    else:
+        extra = set(spec) - {"min", "max", "num", "scale"}
+        if extra:
+            v.fail(f"{f}.{sorted(extra)[0]}", "min, max, num, scale", sorted(extra)[0])
+        lo = v.number(spec, "min", required=True, prefix=f + ".")
+        hi = v.number(spec, "max", required=True, prefix=f + ".")
+        num = v.integer(spec, "num", required=True, prefix=f + ".")
+        if num < 1:
+            v.fail(f"{f}.num", "an integer ≥ 1", num)
+        scale = v.choice(spec, "scale", SCALES, default="linear", prefix=f + ".")
+        if lo > hi:
+            v.fail(f"{f}.min", f"min ≤ max ({hi})", lo)
+        if scale == "log" and lo <= 0:
+            v.fail(f"{f}.min", "a number > 0 for a log axis", lo)
+        if num == 1:
+            values = (lo,)
+        elif scale == "log":
+            values = tuple(float(x) for x in np.geomspace(lo, hi, num))
+        else:
+            values = tuple(float(x) for x in np.linspace(lo, hi, num))
+    if name in INTEGER_AXES:
+        for x in values:
+            if not float(x).is_integer() or x < 0:
+                v.fail(f"{f}.values", "non-negative integers", x)
+    return Axis(name, values, scale)
+
+
+def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init: InitSpec, n_points):
+    opt_params = _optimizers.describe_optimizer(opt.name)
+    sched_names = [a.values for a in axes if a.name == "schedule"]
+    active_schedules = list(sched_names[0]) if sched_names else [sched.name]
+    loss_factory = _losses.resolve_loss(loss.name)
+    loss_static = getattr(loss_factory, "static", frozenset())
+    loss_accepted = (_losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None)
+    for a in axes:
+        f = f"axes.{a.name}"
+        n = a.name
+        if n == "schedule" or n == "seed":
+            continue
+        if n in INIT_AXES:
+            if n == "init.index" and max(a.values) >= n_points:
+                v.fail(f"{f}.values", f"indices < {n_points} (the number of initial points)", max(a.values))
+            continue
+        if n.startswith("init."):
+            v.fail(f, "init.scale or init.index", n)
+        if n.startswith("loss."):
+            p = n[5:]
+            if loss_accepted is not None and p not in loss_accepted:
+                v.fail(f, f"a parameter of loss {loss.name!r} ({', '.join(loss_accepted)})", p)
+            if p in loss_static:
+                v.fail(f, f"a numeric parameter (loss.{p} is structural: it sets shapes or code, so it cannot be swept)", p)
+            continue
+        if n.startswith("schedule."):
+            p = n[9:]
+            known = _schedules.describe_schedules()
+            ok = [s for s in active_schedules if p in known[s]]
+            if not ok:
+                v.fail(f, f"a parameter of schedule {'/'.join(active_schedules)}", p)
+            for s in ok:
+                static = _schedules.static_params(s)
+                if p in static:
+                    v.fail(f, f"a sweepable parameter (schedule.{p} of {s!r} is fixed on the host)", p)
+            continue
+        p = n[len("optimizer."):] if n.startswith("optimizer.") else n
+        if p not in opt_params:
+            v.fail(f, "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, init.index or seed",
+                   n)
+        if isinstance(opt.params.get(p), bool):
+            v.fail(f, f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
+    lr_swept = any(a.name in ("learning_rate", "optimizer.learning_rate") for a in axes)
+    if not lr_swept and "learning_rate" not in opt.params:
+        v.fail("optimizer.learning_rate", "a learning rate (set it, or sweep it under [axes])", None)
+
+
+def _boundary_spec(v, t: dict, axes) -> BoundarySpec:
+    for k in t:
+        if k not in ("axis", "rtol", "max_rounds", "asymptotic"):
+            v.fail(f"boundary.{k}", "axis, rtol, max_rounds or asymptotic", k)
+    names = [a.name for a in axes]
+    default_axis = "learning_rate" if "learning_rate" in names else None
+    axis = v.string(t, "axis", default=default_axis, prefix="boundary.")
+    if axis is not None:
+        if axis not in names:
+            v.fail("boundary.axis", f"one of the swept axes {names}", axis)
+        ax = next(a for a in axes if a.name == axis)
+        if ax.categorical or axis in INTEGER_AXES:
+            v.fail("boundary.axis", "a continuous axis", axis)
+    rtol = v.number(t, "rtol", default=1e-4, positive=True, prefix="boundary.")
+    rounds = v.integer(t, "max_rounds", default=64, minimum=0, prefix="boundary.")
+    asym = t.get("asymptotic", True)
+    if not isinstance(asym, bool):
+        v.fail("boundary.asymptotic", "true or false", asym)
+    return BoundarySpec(axis=axis, rtol=rtol, max_rounds=rounds, asymptotic=asym)
+
+
+def _trajectory_spec(v, t, axes) -> TrajectorySpec | None:
+    if t is None:
+        return None
+    if not isinstance(t, dict):
+        v.fail("trajectories", "a table", t)
+    names = {a.name: a for a in axes}
+    every = v.integer(t, "every", default=1, minimum=1, prefix="trajectories.")
+    max_params = v.integer(t, "max_params", default=16, minimum=0, prefix="trajectories.")
+    steps = v.integer(t, "steps", default=None, minimum=1, prefix="trajectories.")
+    select = {}
+    for k, val in _flatten_axes({k: x for k, x in t.items() if k not in ("every", "max_params", "steps")}):
+        if k not in names:
+            v.fail(f"trajectories.{k}", f"a swept axis ({', '.join(names)})", k)
+        vals = val if isinstance(val, list) else [val]
+        if names[k].categorical:
+            for x in vals:
+                if x not in names[k].values:
+                    v.fail(f"trajectories.{k}", f"values from {list(names[k].values)}", x)
+            select[k] = tuple(vals)
+        else:
+            for x in vals:
+                if isinstance(x, bool) or not isinstance(x, (int, float)):
+                    v.fail(f"trajectories.{k}", "numbers", x)
+            select[k] = tuple(float(x) for x in vals)
+    if not select:
+        v.fail("trajectories", "at least one axis with the values to record, e.g. learning_rate = [0.8, 1.2]", t)
+    n = math.prod(len(x) for x in select.values())
+    if n > 256:
+        v.fail("trajectories", "at most 256 recorded configurations", n)
+    return TrajectorySpec(select=select, every=every, max_params=max_params, steps=steps)
+
+
+def sweep_signature(obj) -> list[str]:
+    """Parameter names of a callable (for `lrsweep list`)."""
+    return list(inspect.signature(obj).parameters)

@@ -1,0 +1,65 @@
+"""The grid: axes ↔ a flat configuration axis, and fixed-size chunks of it.
+
+Configuration ``i`` of a grid with axes of lengths ``(n_0, …, n_k)`` sits at the
+C-order multi-index ``np.unravel_index(i, shape)``: the last axis varies fastest.
+Chunks all have the same length (the last one padded by repeating its final
+configuration), so the compiled program sees one shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+
+from lrsweep.config import Axis, SweepSpec
+
+
+def axis_arrays(axes: tuple[Axis, ...]) -> dict[str, np.ndarray]:
+    """Numeric value arrays of each axis; a categorical axis gives its value *indices*."""
+    return {a.name: (np.arange(len(a), dtype=np.float64) if a.categorical else np.asarray(a.values, np.float64))
+            for a in axes}
+
+
+def configurations(spec: SweepSpec, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+    """Axis values of configurations ``start … stop-1`` in flat order, one float64 array per axis.
+
+    >>> from lrsweep.config import from_dict
+    >>> spec = from_dict({"name": "t", "steps": 1, "loss": {"name": "quadratic", "curvatures": [1.0]},
+    ...                   "axes": {"learning_rate": {"values": [0.1, 0.2]}, "momentum": {"values": [0.0, 0.9]}}})
+    >>> configurations(spec)["momentum"]
+    array([0. , 0.9, 0. , 0.9])
+    """
+    stop = spec.size if stop is None else stop
+    idx = np.unravel_index(np.arange(start, stop), spec.shape)
+    arrays = axis_arrays(spec.axes)
+    return {a.name: arrays[a.name][i] for a, i in zip(spec.axes, idx)}
+
+
+def chunks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of consecutive chunks covering ``range(n)``.
+
+    >>> list(chunks(10, 4))
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    for start in range(0, n, chunk_size):
+        yield start, min(start + chunk_size, n)
+
+
+def pad(values: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+    """Pad every array to ``size`` by repeating its last element (padded rows are dropped later)."""
+    out = {}
+    for k, v in values.items():
+        n = len(v)
+        out[k] = v if n == size else np.concatenate([v, np.repeat(v[-1:], size - n)])
+    return out
+
+
+def chunk_size_for(spec: SweepSpec) -> int:
+    """The chunk length used for ``spec``: ``run.chunk_size``, or the whole grid when smaller."""
+    return max(1, min(spec.run.chunk_size, spec.size))
+
+
+def n_chunks(n: int, chunk_size: int) -> int:
+    return math.ceil(n / chunk_size)

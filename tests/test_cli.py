@@ -1,0 +1,65 @@
+"""The command line end to end: run → results directory → plot from disk; list; python -m lrsweep."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from lrsweep.cli import main
+
+SWEEP = """
+name  = "cli-small"
+steps = 40
+[loss]
+name = "quadratic"
+curvatures = [1.0, 10.0]
+[init]
+points = [[1.0, 1.0]]
+[optimizer]
+name = "sgd"
+[axes]
+learning_rate = { min = 1e-2, max = 1.0, num = 24, scale = "log" }
+momentum      = { values = [0.0, 0.5, 0.9] }
+"""
+
+
+def test_run_writes_results_and_plot_redraws(tmp_path, capsys):
+    f = tmp_path / "s.toml"
+    f.write_text(SWEEP)
+    out = tmp_path / "res"
+    assert main(["run", str(f), "--out", str(out), "--quiet", "--set", "steps=30"]) == 0
+    printed = capsys.readouterr().out
+    assert "config-steps/s" in printed and "boundary along learning_rate" in printed
+    for name in ("sweep.toml", "table.parquet", "boundary.csv", "transitions.csv", "manifest.json", "phase.pdf",
+                 "phase.png"):
+        assert (out / name).exists(), name
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp")]
+    table = pd.read_parquet(out / "table.parquet")
+    assert len(table) == 72 and {"learning_rate", "momentum", "final_loss", "outcome", "score"} <= set(table)
+    b = pd.read_csv(out / "boundary.csv")
+    assert list(b["momentum"]) == [0.0, 0.5, 0.9]
+    assert {"lower", "upper", "critical", "critical_asymptotic", "theory", "theory_finite"} <= set(b)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["status"] == "complete" and m["steps"] == 30 and m["compiles"] == 1
+    for key in ("started", "finished", "versions", "host", "git", "compile_seconds", "run_seconds",
+                "config_steps_per_second", "dtype"):
+        assert key in m
+    assert m["versions"]["jax"] and m["host"]["devices"]
+    assert "steps = 30" in (out / "sweep.toml").read_text()
+
+    (out / "phase.png").unlink()
+    assert main(["plot", str(out), "--format", "png,svg"]) == 0
+    assert (out / "phase.png").exists() and (out / "phase.svg").exists()
+
+
+def test_plot_on_missing_dir(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "none")]) == 2
+    assert "not a results directory" in capsys.readouterr().err
+
+
+def test_list_and_module_entry_point():
+    r = subprocess.run([sys.executable, "-m", "lrsweep", "list"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for word in ("quadratic(", "rosenbrock(", "mlp(", "sgd(", "adam(", "exponential(", "reduce_on_plateau("):
+        assert word in r.stdout

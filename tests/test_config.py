@@ -1,0 +1,113 @@
+"""Sweep files: every key parsed, every bad input a one-line error naming file and field, nothing written."""
+
+import textwrap
+
+import pytest
+
+import lrsweep
+from lrsweep.cli import main
+from lrsweep.config import SweepError, load_sweep
+
+GOOD = """
+name  = "t"
+steps = 20
+[loss]
+name = "quadratic"
+curvatures = [1.0, 10.0]
+[init]
+points = [[1.0, 1.0]]
+[optimizer]
+name = "sgd"
+[axes]
+learning_rate = { min = 1e-3, max = 1.0, num = 8, scale = "log" }
+momentum      = { values = [0.0, 0.9] }
+"""
+
+
+def write(tmp_path, text, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_good_file_and_overrides(tmp_path):
+    spec = load_sweep(write(tmp_path, GOOD), ["steps=7", "axes.learning_rate.num=4", "optimizer.nesterov=true"])
+    assert spec.steps == 7 and spec.shape == (4, 2) and spec.optimizer.params == {"nesterov": True}
+    assert spec.axis("learning_rate").values[0] == pytest.approx(1e-3)
+    assert spec.boundary.axis == "learning_rate" and spec.criteria.diverge_factor == 1e6
+
+
+def test_resolved_definition_round_trips(tmp_path):
+    """sweep.toml written beside the results reads back into the same spec."""
+    import tomllib
+
+    import tomli_w
+
+    spec = load_sweep(write(tmp_path, GOOD))
+    again = lrsweep.from_dict(tomllib.loads(tomli_w.dumps(spec.to_dict())), source=spec.source)
+    assert again == spec
+
+
+BAD = [
+    ("unknown optimizer", ('name = "sgd"', 'name = "sgdx"'), "optimizer.name"),
+    ("unknown axis", ("momentum      =", "bogus         ="), "axes.bogus"),
+    ("negative num", ("num = 8", "num = -3"), "axes.learning_rate.num"),
+    ("min > max", ("min = 1e-3, max = 1.0", "min = 2.0, max = 1.0"), "axes.learning_rate.min"),
+    ("log min <= 0", ("min = 1e-3", "min = 0.0"), "axes.learning_rate.min"),
+    ("unknown loss", ('name = "quadratic"', 'name = "quadratik"'), "loss.name"),
+    ("import failure", ('name = "quadratic"', 'name = "no_such_module_xyz:f"'), "loss.name"),
+    ("empty grid", ("momentum      = { values = [0.0, 0.9] }", "momentum      = { values = [] }"), "axes.momentum"),
+    ("steps <= 0", ("steps = 20", "steps = 0"), "steps"),
+    ("unknown loss parameter", ("curvatures = [1.0, 10.0]", "curvatures = [1.0, 10.0]\nwidth = 3"), "loss.width"),
+    ("structural loss axis", ("momentum      =", '"loss.curvatures" ='), "axes.loss.curvatures"),
+    ("boundary axis not swept", ("[axes]", "[boundary]\naxis = \"b1\"\n[axes]"), "boundary.axis"),
+    ("bad dtype", ('steps = 20', 'steps = 20\ndtype = "float16"'), "dtype"),
+    ("bad init point", ("points = [[1.0, 1.0]]", "points = [[1.0, 1.0], [2.0]]"), "init.points[1]"),
+]
+
+
+@pytest.mark.parametrize("what,edit,field", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_names_file_and_field(tmp_path, capsys, what, edit, field):
+    path = write(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(SweepError) as e:
+        load_sweep(path)
+    msg = str(e.value)
+    assert msg.startswith(str(path)) and field in msg and "\n" not in msg
+    assert "expected" in msg or "cannot" in msg
+    # the CLI: exit status 2, one line on stderr, nothing under results/
+    out = tmp_path / "results"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lrsweep: error: ") and field in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_malformed_toml_reports_its_line(tmp_path, capsys):
+    path = write(tmp_path, GOOD.replace("[optimizer]", "[optimizer\n"))
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "malformed TOML" in err and "line" in err and str(path) in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_loss_returning_non_scalar(tmp_path, monkeypatch, capsys):
+    (tmp_path / "vecloss.py").write_text("def f(x):\n    return x * 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write(tmp_path, GOOD.replace('name = "quadratic"\ncurvatures = [1.0, 10.0]', 'name = "vecloss:f"'))
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "loss.name" in err and "scalar" in err and "shape (2,)" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml"), "--quiet"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_bad_loss_value(tmp_path, capsys):
+    path = write(tmp_path, GOOD.replace("curvatures = [1.0, 10.0]", "curvatures = [1.0, 10.0]\ncurvature_scale = -1.0"))
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "curvature_scale" in err and str(path) in err
+    assert not (tmp_path / "r").exists()
