@@ -14,7 +14,7 @@ from lrsweep.config import load_sweep as load_sweep
 from lrsweep.engine import Program as Program
 from lrsweep.outcomes import Outcome as Outcome
 from lrsweep.store import SweepResult as SweepResult
-from lrsweep.store import load as load_results
+from lrsweep.store import load as load_results  # noqa: F401  (public name)
 from lrsweep.sweep import run as run
 
 __version__ = "0.1.0"

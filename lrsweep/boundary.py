@@ -23,7 +23,7 @@ For every *slice* (a fixed value of each axis other than the boundary axis ``a``
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

@@ -229,12 +229,15 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
     for key, value in items:
         parts = key.split(".")
         node = raw
-        for p in parts[:-1]:
+        while len(parts) > 1:
+            # the longest dotted prefix that already names a key here (axes like "loss.curvature_scale")
+            n = next((n for n in range(len(parts) - 1, 0, -1) if ".".join(parts[:n]) in node), 1)
+            p, parts = ".".join(parts[:n]), parts[n:]
             nxt = node.setdefault(p, {})
             if not isinstance(nxt, dict):
-                raise SweepError(source, key, "a table to set a key in", nxt, raw=f"{source}: --set {key}: {p} is not a table")
+                raise SweepError(source, key, "a table", raw=f"{source}: --set {key}: {p} is not a table")
             node = nxt
-        node[parts[-1]] = value
+        node[parts[0]] = value
     return raw
 
 
@@ -337,7 +340,8 @@ class _Validator:
     def integer(self, table, key, *, required=False, default=None, minimum=None, prefix=""):
         val, present = self._get(table, key, required, default, prefix)
         if present:
-            if isinstance(val, bool) or not isinstance(val, (int, float)) or (isinstance(val, float) and not val.is_integer()):
+            whole = isinstance(val, int) or (isinstance(val, float) and val.is_integer())
+            if isinstance(val, bool) or not whole:
                 self.fail(prefix + key, "an integer", val)
             val = int(val)
             if minimum is not None and val < minimum:
@@ -537,7 +541,8 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
             if loss_accepted is not None and p not in loss_accepted:
                 v.fail(f, f"a parameter of loss {loss.name!r} ({', '.join(loss_accepted)})", p)
             if p in loss_static:
-                v.fail(f, f"a numeric parameter (loss.{p} is structural: it sets shapes or code, so it cannot be swept)", p)
+                v.fail(f, f"a numeric parameter (loss.{p} is structural: it sets shapes or code, "
+                          "so it cannot be swept)", p)
             continue
         if n.startswith("schedule."):
             p = n[9:]

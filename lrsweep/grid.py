@@ -9,7 +9,7 @@ configuration), so the compiled program sees one shape.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -17,7 +17,7 @@ Update rules the theory module relies on (optax's own forms):
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import optax
 

@@ -19,7 +19,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
 
 from lrsweep import theory as _theory  # noqa: E402
 from lrsweep.store import SweepResult  # noqa: E402
@@ -53,11 +52,9 @@ def _is_log(result: SweepResult, name: str) -> bool:
 
 def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = None, colorbar: bool = True):
     """Signed-score image over axes ``x`` × ``y`` (other axes fixed by ``where``), boundary and theory overlaid."""
-    t = _select(result.table, where)
     xs = np.asarray(result.spec.axis(x).values, float)
     ys = np.asarray(result.spec.axis(y).values, float)
-    img = t.pivot_table(index=y, columns=x, values="score", aggfunc="first", observed=False).reindex(
-        index=ys, columns=xs).to_numpy()
+    img = grid_array(result, "score", x, y, where)
     xe, ye = _edges(xs, _is_log(result, x)), _edges(ys, _is_log(result, y))
     mesh = ax.pcolormesh(xe, ye, img, cmap="RdBu_r", vmin=-1, vmax=1, shading="flat", rasterized=True)
     if colorbar:
@@ -71,18 +68,38 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
     b = result.boundary
     if b is not None and result.spec.boundary.axis == x and len(b):
         bb = _select(b, where).sort_values(y)
-        ok = bb["critical"].notna()
-        ax.plot(bb.loc[ok, "critical"], bb.loc[ok, y], "o", ms=2.2, mfc="white", mec="black", mew=0.5,
-                label="measured boundary")
+        bb = bb[bb["critical"].notna()]
+        step = max(1, len(bb) // 24)  # at most ~24 markers: the theory line must stay visible
+        ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=2.6, mfc="white", mec="black", mew=0.6,
+                label=f"measured ({result.spec.steps} steps)", zorder=3)
         dense = np.geomspace(ys.min(), ys.max(), 400) if _is_log(result, y) else np.linspace(ys.min(), ys.max(), 400)
         fixed = {**_first_values(result, exclude=(x, y)), **(where or {})}
         th = _theory.closed_form(result.spec, {y: dense, **{k: np.full(len(dense), v) for k, v in fixed.items()}})
         if th is not None and np.isfinite(th).any():
-            ax.plot(th, dense, "k--", lw=0.9, label="theory (asymptotic)")
+            ax.plot(th, dense, "k--", lw=0.9, label="theory (asymptotic)", zorder=4)
         ax.set_xlim(xe[0], xe[-1])
         ax.set_ylim(ye[0], ye[-1])
         ax.legend(loc="lower left", fontsize=6, frameon=True, framealpha=0.85)
     return ax
+
+
+def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | None = None) -> np.ndarray:
+    """``metric`` on the ``y`` × ``x`` grid (rows: y), other axes at the values in ``where`` (default: first)."""
+    spec = result.spec
+    arr = result.table.sort_values("config")[metric].to_numpy().reshape(spec.shape)
+    index = []
+    for a in spec.axes:
+        if a.name in (x, y):
+            index.append(slice(None))
+        elif where and a.name in where:
+            vals = list(a.values)
+            index.append(vals.index(where[a.name]) if a.categorical else int(np.argmin(np.abs(np.asarray(vals) -
+                                                                                             where[a.name]))))
+        else:
+            index.append(0)
+    sub = arr[tuple(index)]
+    kept = [a.name for a in spec.axes if a.name in (x, y)]
+    return sub if kept == [y, x] else sub.T
 
 
 def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, where: dict | None = None):
@@ -91,15 +108,17 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
     groups = [(None, t)] if by is None else list(t.groupby(by, observed=True, sort=False))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     b = result.boundary
+    floor = result.spec.criteria.converge_tol * 1e-3  # losses below are drawn on the floor
     for i, (key, g) in enumerate(groups):
         g = g.sort_values(x)
         c = colours[i % len(colours)] if by is not None else "0.3"
-        y = np.where(g["diverged"], np.nan, g["final_loss"].clip(lower=1e-30))
+        gap = g["final_loss"].to_numpy()
+        y = np.where(g["diverged"], np.nan, np.clip(gap, floor, None))
         ax.plot(g[x], y, "-", color=c, lw=0.9, label=None if key is None else f"{key}")
         if by is None:
             for name, col in OUTCOME_COLOURS.items():
                 m = (g["outcome"] == name).to_numpy()
-                yy = np.where(g["diverged"], g["initial_loss"].max() * 10, g["final_loss"].clip(lower=1e-30))
+                yy = np.where(g["diverged"], g["initial_loss"].max() * 10, np.clip(gap, floor, None))
                 ax.plot(g[x][m], yy[m], "o", ms=2, color=col, label=name, ls="none")
         if b is not None and len(b):
             bb = b if by is None else b[b[by].astype(str) == str(key)]
@@ -121,7 +140,33 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
         handles += [Line2D([], [], color="0.3", lw=0.8), Line2D([], [], color="k", lw=0.8, ls="--"),
                     Line2D([], [], color="k", lw=0.8, ls=":")]
         labels_ += ["measured critical", "theory (asymptotic)", "theory (finite horizon)"]
-    ax.legend(handles, labels_, fontsize=5.5, loc="best")
+    ax.legend(handles, labels_, fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    ax.set_ylabel(f"final loss (floor {floor:.0e}; diverged drawn at top)" if by is None else "final loss")
+    return ax
+
+
+def plot_critical_by(result: SweepResult, ax, *, by: str):
+    """Refined critical value per category of ``by`` (e.g. schedule), exact finite-horizon theory beside it."""
+    b = result.boundary.reset_index(drop=True)
+    ypos = np.arange(len(b))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, row in b.iterrows():
+        c = colours[i % len(colours)]
+        if np.isfinite(row["critical"]):
+            ax.errorbar(row["critical"], i, xerr=[[row["critical"] - row["lower"]], [row["upper"] - row["critical"]]],
+                        fmt="o", color=c, ms=3.5)
+        if "theory_finite" in row and np.isfinite(row["theory_finite"]):
+            ax.plot(row["theory_finite"], i, "x", color="k", ms=5, mew=0.8)
+    from matplotlib.lines import Line2D
+
+    ax.legend([Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], marker="x", ls="none", color="k")],
+              ["measured", "exact (product formula)"], fontsize=6, loc="upper right")
+    ax.set_yticks(ypos, [str(v) for v in b[by]])
+    for i, tick in enumerate(ax.get_yticklabels()):
+        tick.set_color(colours[i % len(colours)])
+    ax.set_ylim(-0.6, len(b) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("critical " + label(result.spec.boundary.axis))
     return ax
 
 
@@ -204,6 +249,13 @@ def draw_all(result: SweepResult, out: str | Path, formats=("pdf", "png")) -> li
             for ax in list(axes.flat)[n:]:
                 ax.set_visible(False)
             paths += _save(fig, out, "phase", formats)
+        elif categorical and result.boundary is not None:
+            fig, (a0, a1) = plt.subplots(1, 2, figsize=(7.0, 2.6), width_ratios=(1.5, 1))
+            plot_loss_vs_lr(result, a0, x=x, by=categorical[0].name)
+            a0.get_legend().remove()
+            plot_critical_by(result, a1, by=categorical[0].name)
+            fig.tight_layout()
+            paths += _save(fig, out, "compare", formats)
         else:
             fig, ax = plt.subplots(figsize=(3.4, 2.6))
             plot_loss_vs_lr(result, ax, x=x, by=categorical[0].name if categorical else None)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

@@ -66,6 +66,10 @@ def versions() -> dict[str, str]:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             out[pkg] = None
+    if out["lrsweep"] is None:
+        from lrsweep import __version__
+
+        out["lrsweep"] = __version__
     return out
 
 

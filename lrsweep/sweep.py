@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from lrsweep.store import SweepResult, git_state, host, save, versions
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True,

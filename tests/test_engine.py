@@ -1,6 +1,7 @@
 """The engine: chunking, compilation count, freezing of diverged runs, metrics, optimizers and losses."""
 
 import logging
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 
 import lrsweep
 from lrsweep.engine import Program
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 
 
 def small(**over):
@@ -55,7 +58,7 @@ def test_swept_values_are_traced_not_baked():
 
 
 def test_diverged_runs_are_frozen_without_nan():
-    """Huge learning rates overflow float32 immediately: the run is frozen, metrics stay finite or ±inf, no NaN leaks."""
+    """Huge learning rates overflow float32 at once: the run is frozen, metrics stay finite or ±inf, no NaN leaks."""
     spec = small(axes={"learning_rate": {"values": [1e-2, 1e3, 1e30, 3e38]}})
     t = lrsweep.run(spec, progress=False).table
     assert list(t["diverged"]) == [False, True, True, True]
@@ -133,7 +136,7 @@ def test_every_kind_of_axis(axis, values):
 
 def test_categorical_schedule_axis_and_plateau():
     """A `schedule` axis compiles every schedule into one program; reduce_on_plateau is fed the loss."""
-    spec = lrsweep.load_sweep("sweeps/schedules.toml", ["axes.learning_rate.num=24", "steps=100"])
+    spec = lrsweep.load_sweep(SWEEPS / "schedules.toml", ["axes.learning_rate.num=24", "steps=100"])
     r = lrsweep.run(spec, progress=False)
     assert r.manifest["compiles"] == 1
     b = r.boundary.set_index("schedule")

@@ -15,12 +15,15 @@ closed form as T grows.
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lrsweep
 from lrsweep import theory
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 
 
 def quadratic_sweep(curvatures, *, steps=300, dtype="float32", momentum=None, nesterov=False, lr=(1e-2, 10.0),
@@ -138,7 +141,7 @@ def test_seed_trajectories_exact():
     "η = 1.2" sequence −1 → 1.2 → −1.44 → 1.728 multiplies by −1.2 = 1 − 2η, i.e. η = 1.1:
     at η = 1.2 the factor is −1.4 (−1 → 1.4 → −1.96 → 2.744). Both are checked.
     """
-    spec = lrsweep.load_sweep("sweeps/x2-gd.toml")
+    spec = lrsweep.load_sweep(SWEEPS / "x2-gd.toml")
     r = lrsweep.run(spec, progress=False)
     tr = r.trajectories
     x = {lr: g.sort_values("step")["param_0"].to_numpy() for lr, g in tr.groupby("learning_rate")}
