@@ -139,7 +139,8 @@ class SweepSpec:
     boundary: BoundarySpec = BoundarySpec()
     trajectories: TrajectorySpec | None = None
     run: RunSpec = RunSpec()
-    source: str = "<dict>"
+    description: str = ""
+    source: str = field(default="<dict>", compare=False)  # where it was read from (not part of the definition)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -163,6 +164,7 @@ class SweepSpec:
         """The resolved definition, as a TOML-ready dict (defaults filled, axes expanded)."""
         d = {
             "name": self.name,
+            **({"description": self.description} if self.description else {}),
             "steps": self.steps,
             "dtype": self.dtype,
             "loss": {"name": self.loss.name, **_plain(self.loss.params)},
@@ -267,6 +269,7 @@ def from_dict(raw: dict, *, source: str = "<dict>") -> SweepSpec:
         v.fail(k, f"one of the top-level keys {sorted(_TOP_KEYS)}", k)
 
     name = v.string(raw, "name", required=True)
+    description = v.string(raw, "description", default="")
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         v.fail("name", "a non-empty name without path separators", name)
     steps = v.integer(raw, "steps", required=True, minimum=1)
@@ -301,7 +304,7 @@ def from_dict(raw: dict, *, source: str = "<dict>") -> SweepSpec:
 
     spec = SweepSpec(name=name, steps=steps, dtype=dtype, loss=loss, axes=axes, init=init,
                      optimizer=optimizer, schedule=schedule, criteria=criteria, boundary=boundary,
-                     trajectories=trajectories, run=run, source=source)
+                     trajectories=trajectories, run=run, description=description, source=source)
     if spec.size == 0:
         v.fail("axes", "a non-empty grid", "an axis with no values")
     return spec
