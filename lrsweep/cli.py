@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lrsweep: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lrsweep run … | head`: the reader left; results are already written
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 1
 
 

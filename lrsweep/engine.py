@@ -200,6 +200,17 @@ class Program:
         spec = self.spec
         with jax.enable_x64(self.x64):
             d = self._defaults()
+            loss = self._loss(d)
+            points = spec.init.points
+            if points is not None and loss.init is not None:
+                raise SweepError(spec.source, "init.points", f"no explicit points (loss {spec.loss.name!r} "
+                                 "initialises its own parameters; use init.scale and seed)", "points")
+            if points is not None and loss.dim is not None and len(points[0]) != loss.dim:
+                raise SweepError(spec.source, "init.points", f"points of dimension {loss.dim} "
+                                 f"(loss {spec.loss.name!r})", f"dimension {len(points[0])}")
+            if points is None and loss.init is None and loss.dim is None:
+                raise SweepError(spec.source, "init.points", f"initial points (loss {spec.loss.name!r} has no "
+                                 "initialiser of its own and no fixed dimension)", None)
             loss, params, _, _ = self._setup(d)
             out = jax.eval_shape(loss.fn, params)
             if getattr(out, "shape", None) != ():
@@ -292,6 +303,26 @@ class Program:
             c["learning_rate"] = self._cast("learning_rate", np.ones(1))[0]
             lr = self._learning_rate(c)
             return np.asarray(jax.vmap(lr)(jnp.arange(self.spec.steps + 1, dtype=jnp.int32)), np.float64)
+
+    def hessians_at_init(self, values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Hessian (n, d, d) at the initial point and the initial point (n, d) of flat-vector losses.
+
+        ``values`` maps axis names to arrays of length n; missing axes take their first value.
+        One compiled ``vmap`` over the configurations (used by :mod:`lrsweep.theory`).
+        """
+        n = len(next(iter(values.values()))) if values else 1
+        with jax.enable_x64(self.x64):
+            d = self._defaults()
+            vals = {k: self._cast(k, np.broadcast_to(values[k], (n,)) if k in values else np.full(n, d[k]))
+                    for k in self.swept}
+
+            def one(v):
+                loss = self._loss(v)
+                x0 = self._initial_params(loss, v)
+                return jax.hessian(loss.fn)(x0), x0
+
+            h, x0 = jax.jit(jax.vmap(one))(vals)
+            return np.asarray(h, np.float64), np.asarray(x0, np.float64)
 
     def host_loss(self, v: dict):
         """The :class:`~lrsweep._types.Loss` of one configuration, built on the host."""

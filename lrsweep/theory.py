@@ -554,23 +554,17 @@ def _hyper(spec, values: dict, name: str, default):
     return np.asarray(default if v is None else v, np.float64)
 
 
-def _eigenproblem(program, v: dict, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Hessian eigenvalues of the slice's quadratic and its initial point in that eigenbasis."""
-    import jax
+def _eigenproblems(program, values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Hessian eigenvalues (n, d) of each configuration's quadratic and its initial point in that eigenbasis."""
+    h, x0 = program.hessians_at_init(values)
+    lam, q = np.linalg.eigh(0.5 * (h + np.swapaxes(h, -1, -2)))
+    return lam, np.einsum("nij,ni->nj", q, x0)
 
-    key = tuple(sorted((k, x) for k, x in v.items() if k.startswith(("loss.", "init.", "seed"))))
-    if cache is not None and key in cache:
-        return cache[key]
 
-    x0 = np.asarray(program.initial_point(v), np.float64)
-    with jax.enable_x64(program.x64):
-        loss = program.host_loss(v)
-        h = np.asarray(jax.hessian(loss.fn)(np.asarray(x0, program.dtype)), np.float64)
-    lam, q = np.linalg.eigh(0.5 * (h + h.T))
-    out = lam, q.T @ x0
-    if cache is not None:
-        cache[key] = out
-    return out
+def _lam_max(lam: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    """Largest curvature among the eigen-directions the initial point excites (NaN if none)."""
+    excited = np.abs(x0) > 0
+    return np.where(excited.any(axis=-1), np.where(excited, lam, -np.inf).max(axis=-1), np.nan)
 
 
 def closed_form(spec, values: dict[str, np.ndarray], program=None) -> np.ndarray | None:
@@ -586,18 +580,10 @@ def closed_form(spec, values: dict[str, np.ndarray], program=None) -> np.ndarray
     from lrsweep.engine import Program
 
     program = program or Program(spec)
-    n = len(next(iter(values.values()))) if values else 1
-    first = {a.name: a.values[0] for a in spec.axes if not a.categorical}
-    lam_max = np.empty(n)
-    cache: dict = {}
-    for i in range(n):
-        v = {**first, **{k: float(np.asarray(x)[i]) for k, x in values.items()}}
-        lam, x0 = _eigenproblem(program, v, cache)
-        excited = np.abs(x0) > 0
-        lam_max[i] = lam[excited].max() if excited.any() else np.nan
-    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,))
-    nesterov = bool(spec.optimizer.params.get("nesterov", False))
-    if nesterov:
+    lam, x0 = _eigenproblems(program, values)
+    lam_max = _lam_max(lam, x0)
+    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), lam_max.shape)
+    if spec.optimizer.params.get("nesterov", False):
         return np.asarray(nesterov_critical(lam_max, beta), float)
     return np.asarray(heavy_ball_critical(lam_max, beta), float)
 
@@ -608,31 +594,27 @@ def annotate(spec, program, boundary):
     if not _applies(spec) or boundary is None or not len(boundary):
         return boundary
     slice_axes = [a for a in spec.axes if a.name != spec.boundary.axis]
-    rows = []
-    for _, row in boundary.iterrows():
-        v = {a.name: (a.values.index(row[a.name]) if a.categorical else float(row[a.name])) for a in slice_axes}
-        rows.append(v)
-    values = {a.name: np.asarray([r[a.name] for r in rows], float) for a in slice_axes if not a.categorical}
+    values = {a.name: (np.asarray([a.values.index(x) for x in boundary[a.name]], float) if a.categorical
+                       else boundary[a.name].to_numpy(float)) for a in slice_axes}
+    if not values:
+        values = {spec.boundary.axis: np.asarray([spec.axis(spec.boundary.axis).values[0]])}
     boundary = boundary.copy()
-    th = closed_form(spec, values, program) if values or not slice_axes else closed_form(spec, {}, program)
-    boundary["theory"] = np.broadcast_to(th, (len(boundary),)) if th is not None else np.nan
+    th = closed_form(spec, values, program)
+    boundary["theory"] = th if th is not None else np.nan
+    lam, x0 = _eigenproblems(program, values)
     names = program._schedule_names()
+    nesterov = bool(spec.optimizer.params.get("nesterov", False))
     finite = np.full(len(boundary), np.nan)
-    cache: dict = {}
     factor_cache: dict = {}
-    for i, v in enumerate(rows):
-        sched = names[int(v["schedule"])] if "schedule" in v else names[0]
-        if sched == "reduce_on_plateau":
+    for i in range(len(boundary)):
+        v = {k: float(x[i]) for k, x in values.items()}
+        if names[int(v.get("schedule", 0))] == "reduce_on_plateau":
             continue  # adaptive: no closed form
-        lam, x0 = _eigenproblem(program, {**{a.name: a.values[0] for a in spec.axes if not a.categorical}, **v},
-                                cache)
-        beta = float(_hyper(spec, v, "momentum", 0.0))
         skey = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
         if skey not in factor_cache:
             factor_cache[skey] = program.schedule_factors(v)
-        factors = factor_cache[skey]
-        finite[i] = finite_horizon_critical(lam, x0, spec.steps, spec.criteria.diverge_factor, momentum=beta,
-                                            nesterov=bool(spec.optimizer.params.get("nesterov", False)),
-                                            factors=factors, rtol=1e-12)
+        beta = float(_hyper(spec, v, "momentum", 0.0))
+        finite[i] = finite_horizon_critical(lam[i], x0[i], spec.steps, spec.criteria.diverge_factor, momentum=beta,
+                                            nesterov=nesterov, factors=factor_cache[skey], rtol=1e-12)
     boundary["theory_finite"] = finite
     return boundary

@@ -100,6 +100,23 @@ def test_loss_returning_non_scalar(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("loss,init,expected", [
+    ('name = "rosenbrock"', "points = [[1.0, 2.0, 3.0]]", "points of dimension 2"),
+    ('name = "mlp"\nwidth = 4', "points = [[1.0]]", "initialises its own parameters"),
+    ('name = "vecloss2:f"', "scale = 1.0", "initial points"),
+])
+def test_initial_points_must_fit_the_loss(tmp_path, monkeypatch, capsys, loss, init, expected):
+    (tmp_path / "vecloss2.py").write_text("def f(x):\n    return (x ** 2).sum()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = GOOD.replace('name = "quadratic"\ncurvatures = [1.0, 10.0]', loss).replace("points = [[1.0, 1.0]]", init)
+    text = text.replace('momentum      = { values = [0.0, 0.9] }', "")
+    path = write(tmp_path, text)
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "init.points" in err and expected in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_missing_file(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.toml"), "--quiet"]) == 2
     assert "cannot read" in capsys.readouterr().err
