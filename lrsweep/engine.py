@@ -49,7 +49,8 @@ class Program:
         self.spec = spec
         self.dtype = jnp.dtype(spec.dtype)
         self.x64 = spec.dtype == "float64"
-        self.chunk_size = chunk_size or _grid.chunk_size_for(spec)
+        # Never longer than the grid: a padded chunk costs as much as a full one.
+        self.chunk_size = min(chunk_size, spec.size) if chunk_size else _grid.chunk_size_for(spec)
         self.loss_factory = _with_minimum(_losses.resolve_loss(spec.loss.name), spec.loss.minimum)
         self.swept = tuple(a.name for a in spec.axes)
         self.compile_seconds = 0.0

@@ -35,6 +35,14 @@ def test_chunked_and_unchunked_tables_identical():
         assert whole.boundary.equals(part.boundary)
 
 
+def test_chunk_never_longer_than_the_grid():
+    """A requested chunk beyond the grid size is capped: no chunk is mostly padding."""
+    spec = small()
+    assert Program(spec, chunk_size=10**6).chunk_size == spec.size
+    assert Program(spec, chunk_size=16).chunk_size == 16
+    assert Program(spec).chunk_size == spec.size  # run.chunk_size = 16384 > 148
+
+
 def test_one_compilation_per_sweep_shape(caplog):
     """Many chunks and every refinement round reuse one executable: XLA compiles `_sweep_chunk` once."""
     spec = small()
