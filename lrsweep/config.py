@@ -231,6 +231,20 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
     for key, value in items:
         parts = key.split(".")
         node = raw
+        if parts[0] == "axes" and len(parts) > 1:
+            # axis names may hold dots (`schedule.factor`): `axes.<axis>.<field>` or `axes.<axis> = {...}`
+            axes = raw.setdefault("axes", {})
+            if not isinstance(axes, dict):
+                raise SweepError(source, key, "a table", raw=f"{source}: --set {key}: axes is not a table")
+            if len(parts) > 2 and parts[-1] in _AXIS_FIELDS:
+                name = ".".join(parts[1:-1]).strip("\"'")
+                axis = axes.setdefault(name, {})
+                if not isinstance(axis, dict):
+                    axis = axes[name] = {"values": axis}
+                axis[parts[-1]] = value
+            else:
+                axes[".".join(parts[1:]).strip("\"'")] = value
+            continue
         while len(parts) > 1:
             # the longest dotted prefix that already names a key here (axes like "loss.curvature_scale")
             n = next((n for n in range(len(parts) - 1, 0, -1) if ".".join(parts[:n]) in node), 1)
@@ -241,6 +255,9 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
             node = nxt
         node[parts[0]] = value
     return raw
+
+
+_AXIS_FIELDS = ("min", "max", "num", "scale", "values")
 
 
 def _split_override(text: str, source: str) -> tuple[str, Any]:
@@ -464,6 +481,9 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
 def _axis(v: _Validator, name: str, spec) -> Axis:
     f = f"axes.{name}"
     if name == "schedule":  # categorical
+        if isinstance(spec, dict) and set(spec) - {"values"}:
+            v.fail(f"{f}.{sorted(set(spec) - {'values'})[0]}", "only `values` (a list of schedule names)",
+                   sorted(set(spec) - {"values"})[0])
         vals = spec.get("values") if isinstance(spec, dict) else spec
         if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
             v.fail(f, "{ values = [schedule names] }", spec)

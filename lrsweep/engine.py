@@ -16,6 +16,7 @@ spreads, and its divergence step is recorded.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -251,8 +252,10 @@ class Program:
             try:
                 _schedules.validate_schedule(name, params)
             except ValueError as e:
-                raise SweepError(spec.source, "schedule", "valid schedule parameters",
-                                 raw=f"{spec.source}: schedule: {e}") from None
+                bad = re.match(r"schedule '\w+': (\w+)=", str(e))
+                field_ = f"axes.schedule.{bad[1]}" if bad and f"schedule.{bad[1]}" in extremes else "schedule"
+                raise SweepError(spec.source, field_, "valid schedule parameters",
+                                 raw=f"{spec.source}: {field_}: {e}") from None
 
     def compile(self) -> None:
         """Build the executable for the chunk length (once)."""

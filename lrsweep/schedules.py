@@ -39,7 +39,6 @@ import optax
 
 __all__ = [
     "PLATEAU",
-    "PLATEAU_STATIC",
     "SCHEDULES",
     "STATIC",
     "constant",
@@ -354,8 +353,52 @@ STATIC: dict[str, frozenset[str]] = {
 PLATEAU = "reduce_on_plateau"
 """Name of the loss-driven schedule built by :func:`plateau`."""
 
-PLATEAU_STATIC = frozenset({"factor", "rtol", "atol"})
-"""Parameters of :func:`plateau` that optax checks in Python, so cannot be tracers."""
+class _Checked:
+    """A traced number that passes optax's Python-level argument checks.
+
+    ``optax.contrib.reduce_on_plateau`` validates ``factor``, ``rtol`` and ``atol``
+    with Python comparisons (``if factor <= 0.0 or factor >= 1.0: raise``), which a
+    tracer cannot answer. The values a sweep takes are checked on the host first
+    (:func:`validate_schedule`, every value of every axis), so this stand-in answers
+    every comparison as a valid value does (``False``: no guard fires) and behaves
+    as the traced array in arithmetic (``__jax_array__`` and the reflected operators),
+    which is all optax's update does with these three numbers.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def _valid(self, other) -> bool:
+        return False
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = _valid
+    __hash__ = None
+
+    def __ne__(self, other) -> bool:
+        return True
+
+    def __jax_array__(self):
+        return self.value
+
+    def __add__(self, other):
+        return self.value + other
+
+    def __radd__(self, other):
+        return other + self.value
+
+    def __sub__(self, other):
+        return self.value - other
+
+    def __rsub__(self, other):
+        return other - self.value
+
+    def __mul__(self, other):
+        return self.value * other
+
+    def __rmul__(self, other):
+        return other * self.value
 
 
 def plateau(
@@ -378,11 +421,12 @@ def plateau(
     ``cooldown`` evaluations are ignored. The effective learning rate is
     :math:`\eta \cdot \text{scale}`.
 
-    ``factor``, ``rtol`` and ``atol`` must be concrete Python numbers: optax
-    validates them with Python comparisons (``if factor <= 0.0``), so they cannot be
-    swept as tracers (see :data:`PLATEAU_STATIC`). ``patience``, ``cooldown``,
-    ``accumulation_size`` and ``min_scale`` may be tracers; pass ``min_scale`` in
-    the parameters' dtype so the scale in the state keeps its dtype.
+    Every parameter may be a tracer, so each can be swept. optax checks ``factor``,
+    ``rtol`` and ``atol`` with Python comparisons when the transformation is built;
+    traced values of those are passed through :class:`_Checked`, so the caller must
+    have validated their concrete values (:func:`validate_schedule`) beforehand.
+    Pass ``min_scale`` in the parameters' dtype so the scale in the state keeps its
+    dtype.
 
     Args:
       factor: multiplier of the scale at each reduction, in (0, 1).
@@ -406,11 +450,13 @@ def plateau(
     >>> scales
     [1.0, 1.0, 0.5, 0.5]
     """
+    traced = {k: _Checked(v) for k, v in (("factor", factor), ("rtol", rtol), ("atol", atol))
+              if isinstance(v, jax.Array)}
     return optax.contrib.reduce_on_plateau(
-        factor=factor,
+        factor=traced.get("factor", factor),
         patience=patience,
-        rtol=rtol,
-        atol=atol,
+        rtol=traced.get("rtol", rtol),
+        atol=traced.get("atol", atol),
         cooldown=cooldown,
         accumulation_size=accumulation_size,
         min_scale=min_scale,
@@ -423,10 +469,10 @@ def static_params(name: str) -> frozenset[str]:
     >>> sorted(static_params("piecewise"))
     ['boundaries', 'scales']
     >>> sorted(static_params("reduce_on_plateau"))
-    ['atol', 'factor', 'rtol']
+    []
     """
     if name == PLATEAU:
-        return PLATEAU_STATIC
+        return frozenset()
     if name not in STATIC:
         raise ValueError(f"unknown schedule {name!r}; expected one of: {', '.join(_known())}")
     return STATIC[name]
@@ -563,9 +609,6 @@ def validate_schedule(name: str, params: dict) -> None:
     if name == PLATEAU:
         if np.any(arrays["rtol"] == 0) and np.any(arrays["atol"] == 0):
             _fail(name, "rtol", 0.0, "> 0 when atol=0 (at least one of rtol, atol must be positive)")
-        for k in PLATEAU_STATIC:
-            if np.ndim(values[k]) != 0:
-                _fail(name, k, values[k], "a single number (optax checks it in Python, so it cannot be swept)")
 
 
 def _validate_piecewise(boundaries, scales) -> None:

@@ -128,3 +128,30 @@ def test_bad_loss_value(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "curvature_scale" in err and str(path) in err
     assert not (tmp_path / "r").exists()
+
+
+def test_override_names_a_dotted_axis(tmp_path):
+    """`--set axes.schedule.factor.values=[...]` sweeps the axis `schedule.factor`, not a field of `schedule`."""
+    text = GOOD.replace('name = "sgd"', 'name = "sgd"\n[schedule]\nname = "reduce_on_plateau"')
+    spec = load_sweep(write(tmp_path, text), ["axes.schedule.factor.values=[0.2, 0.5]",
+                                              'axes."loss.curvature_scale"={ values = [1.0, 2.0] }'])
+    assert spec.axis("schedule.factor").values == (0.2, 0.5)
+    assert spec.axis("loss.curvature_scale").values == (1.0, 2.0)
+
+
+def test_swept_schedule_value_out_of_range(tmp_path, capsys):
+    """A swept schedule parameter is checked at every value: the error names the axis, nothing is written."""
+    text = GOOD.replace('name = "sgd"', 'name = "sgd"\n[schedule]\nname = "reduce_on_plateau"')
+    path, out = write(tmp_path, text), tmp_path / "results"
+    assert main(["run", str(path), "--out", str(out), "--quiet",
+                 "--set", "axes.schedule.factor={ values = [0.5, 1.5] }"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{path}: axes.schedule.factor:" in err and "factor=1.5" in err and "(0, 1)" in err
+    assert len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_categorical_schedule_axis_rejects_other_keys(tmp_path):
+    text = GOOD.replace("momentum      = { values = [0.0, 0.9] }",
+                        'schedule = { values = ["constant"], factor = 2 }')
+    with pytest.raises(SweepError, match=r"axes\.schedule\.factor: expected only `values`"):
+        load_sweep(write(tmp_path, text))

@@ -142,6 +142,29 @@ def test_every_kind_of_axis(axis, values):
     assert len(a) == len(b) == 2 and not np.allclose(a, b, rtol=1e-4, atol=0)
 
 
+@pytest.mark.parametrize("axis,values", [("factor", [0.2, 0.7]), ("rtol", [0.1, 0.5]), ("atol", [0.0, 0.05])])
+def test_plateau_parameters_are_axes(axis, values):
+    """reduce_on_plateau's factor, rtol and atol (checked in Python by optax) sweep as traced values,
+    and every swept row matches a run with that value fixed in [schedule]."""
+    base = {"factor": 0.5, "patience": 2, "rtol": 0.3, "atol": 0.0}
+
+    def sweep(schedule, axes):
+        return lrsweep.run(lrsweep.from_dict({
+            "name": "t", "steps": 40, "loss": {"name": "quadratic", "curvatures": [1.0, 4.0]},
+            "init": {"points": [[1.0, 1.0]]}, "schedule": {"name": "reduce_on_plateau", **schedule},
+            "axes": {"learning_rate": {"values": [0.05, 0.1]}, **axes}, "boundary": {"max_rounds": 0}}),
+            progress=False).table
+
+    swept = sweep(base, {f"schedule.{axis}": {"values": values}})
+    for v in values:
+        fixed = sweep({**base, axis: v}, {})
+        rows = swept[np.isclose(swept[f"schedule.{axis}"], v)].reset_index(drop=True)
+        # equal up to float32 rounding: a fixed value enters optax's arithmetic as a Python float
+        np.testing.assert_allclose(rows["final_loss"], fixed["final_loss"], rtol=1e-6)
+    a, b = (swept[np.isclose(swept[f"schedule.{axis}"], v)]["final_loss"].to_numpy() for v in values)
+    assert not np.allclose(a, b, rtol=1e-3, atol=0)
+
+
 def test_categorical_schedule_axis_and_plateau():
     """A `schedule` axis compiles every schedule into one program; reduce_on_plateau is fed the loss."""
     spec = lrsweep.load_sweep(SWEEPS / "schedules.toml", ["axes.learning_rate.num=24", "steps=100"])
