@@ -50,8 +50,7 @@ class Program:
         self.spec = spec
         self.dtype = jnp.dtype(spec.dtype)
         self.x64 = spec.dtype == "float64"
-        # Never longer than the grid: a padded chunk costs as much as a full one.
-        self.chunk_size = min(chunk_size, spec.size) if chunk_size else _grid.chunk_size_for(spec)
+        self.chunk_size = _grid.chunk_size_for(spec, chunk_size)
         self.loss_factory = _with_minimum(_losses.resolve_loss(spec.loss.name), spec.loss.minimum)
         self.swept = tuple(a.name for a in spec.axes)
         self.compile_seconds = 0.0

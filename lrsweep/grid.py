@@ -56,9 +56,10 @@ def pad(values: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
     return out
 
 
-def chunk_size_for(spec: SweepSpec) -> int:
-    """The chunk length used for ``spec``: ``run.chunk_size``, or the whole grid when smaller."""
-    return max(1, min(spec.run.chunk_size, spec.size))
+def chunk_size_for(spec: SweepSpec, requested: int | None = None) -> int:
+    """The chunk length used for ``spec``: ``requested`` (default ``run.chunk_size``), never longer
+    than the grid (a padded chunk costs as much as a full one)."""
+    return max(1, min(requested or spec.run.chunk_size, spec.size))
 
 
 def n_chunks(n: int, chunk_size: int) -> int:

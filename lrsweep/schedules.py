@@ -353,6 +353,7 @@ STATIC: dict[str, frozenset[str]] = {
 PLATEAU = "reduce_on_plateau"
 """Name of the loss-driven schedule built by :func:`plateau`."""
 
+
 class _Checked:
     """A traced number that passes optax's Python-level argument checks.
 
