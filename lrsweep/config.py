@@ -481,9 +481,10 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
 def _axis(v: _Validator, name: str, spec) -> Axis:
     f = f"axes.{name}"
     if name == "schedule":  # categorical
-        if isinstance(spec, dict) and set(spec) - {"values"}:
-            v.fail(f"{f}.{sorted(set(spec) - {'values'})[0]}", "only `values` (a list of schedule names)",
-                   sorted(set(spec) - {"values"})[0])
+        extra = set(spec) - {"values"} - ({"scale"} if spec.get("scale") == "values" else set()) \
+            if isinstance(spec, dict) else set()  # a resolved sweep.toml writes `scale = "values"` back
+        if extra:
+            v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (a list of schedule names)", sorted(extra)[0])
         vals = spec.get("values") if isinstance(spec, dict) else spec
         if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
             v.fail(f, "{ values = [schedule names] }", spec)
