@@ -1,4 +1,4 @@
-"""The ``lrsweep`` command: ``run``, ``plot``, ``list``.
+"""The ``lrsweep`` command: ``run``, ``plot``, ``report``, ``gallery``, ``list``.
 
 Exit status: 0 on success, 2 on bad input (a one-line message naming the file and
 field), 1 on an unexpected failure.
@@ -28,6 +28,21 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="redraw the figures of a results directory (no rerun)")
     pl.add_argument("dir", help="results directory")
     pl.add_argument("--format", default="pdf,png", help="figure formats (default: pdf,png)")
+    pl.add_argument("--kind", help="phase,boundary,loss,trajectories,schedules (default: all that apply)")
+    pl.add_argument("--style", default="paper", help="paper (default) or slides")
+    pl.add_argument("--width", help="one (3.4 in column) or two (7 in page width); default per kind")
+    pl.add_argument("--facet", help="split the figure over this axis, one panel per value")
+
+    rp = sub.add_parser("report", help="one self-contained HTML page for a results directory")
+    rp.add_argument("dir", help="results directory")
+    rp.add_argument("--out", help="HTML file (default: DIR/report.html)")
+    rp.add_argument("--style", default="paper", help="paper (default) or slides")
+    rp.add_argument("--screenshot", metavar="PNG", help="also save a headless-Chromium screenshot of the page")
+
+    g = sub.add_parser("gallery", help="redraw results/gallery/ (every figure kind) from the committed results")
+    g.add_argument("--results", default="results", help="folder of results directories (default: results)")
+    g.add_argument("--out", help="gallery folder (default: RESULTS/gallery)")
+    g.add_argument("--no-screenshot", action="store_true", help="skip the report screenshot (needs Chromium)")
 
     sub.add_parser("list", help="built-in losses, optimizers, schedules and their parameters")
     return p
@@ -42,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
             return _plot(args)
         if args.command == "list":
             return _list()
+        if args.command == "report":
+            from lrsweep import report
+
+            return report.cli(args)
+        if args.command == "gallery":
+            from lrsweep import gallery
+
+            return gallery.cli(args)
     except KeyboardInterrupt:
         print("lrsweep: interrupted", file=sys.stderr)
         return 130
@@ -114,16 +137,8 @@ def _boundary_summary(result, limit: int = 8) -> str:
 
 def _plot(args) -> int:
     from lrsweep import plot
-    from lrsweep.store import load
 
-    try:
-        formats = _formats(args.format)
-        result = load(args.dir)
-    except (FileNotFoundError, ValueError) as e:
-        return _fail(str(e))
-    for f in plot.draw_all(result, Path(args.dir), formats=formats):
-        print(f"figure: {f}")
-    return 0
+    return plot.cli(args)
 
 
 def _list() -> int:

@@ -1,11 +1,26 @@
-"""Figures from results: phase diagrams, loss against learning rate, trajectories.
+"""Figures from results: every kind of stability plot, one style, deterministic files.
 
-Each ``plot_*`` function takes a :class:`~lrsweep.store.SweepResult` (or its tables)
-and a matplotlib ``Axes`` and returns the ``Axes``; :func:`draw_all` composes them
-into files (PDF/SVG vector with the big image rasterised, and PNG). Colours are
-colour-blind safe: the signed score uses a blue (trained) ↔ red (diverged) diverging
-map; lines use the Okabe–Ito palette. The theoretical boundary is drawn wherever
-:mod:`lrsweep.theory` knows one.
+Each ``plot_*`` function takes a :class:`~lrsweep.store.SweepResult` (read back with
+:func:`lrsweep.store.load`, or fresh from :func:`lrsweep.run`) and a matplotlib ``Axes``
+and returns the ``Axes``. :func:`figure` composes them into one figure per *kind*, and
+:func:`draw_all` writes the figures to files (PDF/SVG vector with the big images
+rasterised, PNG), byte-identical for the same data.
+
+=================  ===========================================================================
+kind               figure
+=================  ===========================================================================
+``phase``          2-D sweep as an image of the histogram-equalised signed score, measured and
+                   theoretical boundary overlaid; further axes become facets
+``boundary``       critical value against a third axis: theory line, measured markers with
+                   their bracket as error bars, the grid bracket shaded (categorical: one row each)
+``loss``           final (and best) loss against the boundary axis, one curve per slice,
+                   critical values marked — an exact LR range test
+``trajectories``   iterate and loss against step for the recorded configurations
+``schedules``      the same sweep under each schedule as small multiples, shared axes, one colour bar
+=================  ===========================================================================
+
+Colours are colour-blind safe (blue ↔ red diverging map; Okabe–Ito lines); the theory is
+drawn wherever :mod:`lrsweep.theory` knows it.
 """
 
 from __future__ import annotations
@@ -19,69 +34,230 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
+from lrsweep import figstyle  # noqa: E402
 from lrsweep import theory as _theory  # noqa: E402
+from lrsweep.figstyle import LABELS, OUTCOME_COLOURS, STYLE, label  # noqa: E402,F401  (public names)
 from lrsweep.store import SweepResult  # noqa: E402
 
-STYLE = str(Path(__file__).with_name("styles") / "paper.mplstyle")
-OUTCOME_COLOURS = {"converged": "#0072B2", "bounded": "#E69F00", "diverged": "#D55E00"}
-LABELS = {
-    "learning_rate": r"learning rate $\eta$",
-    "momentum": r"momentum $\beta$",
-    "b1": r"$\beta_1$",
-    "b2": r"$\beta_2$",
-    "loss.curvature_scale": r"curvature scale $s$",
-    "init.scale": r"initial scale $|x_0|$",
-    "schedule.decay_rate": r"decay rate $\gamma$",
-}
-_METADATA = {"pdf": {"CreationDate": None, "Producer": None, "Creator": None},
-             "svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
+KINDS = ("phase", "boundary", "loss", "trajectories", "schedules")
+MAX_PANELS = 12
 
 
-def label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " "))
+# ----------------------------------------------------------------------------------- axes-level kinds
 
+def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = None, colorbar: bool = True,
+               reference=None):
+    """Signed-score image over axes ``x`` × ``y`` (other axes fixed by ``where``), boundary and theory overlaid.
 
-def _is_log(result: SweepResult, name: str) -> bool:
-    a = result.spec.axis(name)
-    vals = np.asarray(a.values, float) if not a.categorical else np.zeros(1)
-    if a.scale == "log":
-        return True
-    return a.scale == "values" and len(vals) > 2 and vals.min() > 0 and vals.max() / vals.min() > 50
-
-
-def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = None, colorbar: bool = True):
-    """Signed-score image over axes ``x`` × ``y`` (other axes fixed by ``where``), boundary and theory overlaid."""
+    Colour is :func:`lrsweep.figstyle.equalise` of the score (quantile within each
+    phase, sign kept; ``reference``: the scores that define the quantiles, default
+    this panel's). Markers: the refined critical value of each slice; dashed: the
+    closed-form boundary. Returns ``ax``; the image is ``ax.collections[0]``.
+    """
     xs = np.asarray(result.spec.axis(x).values, float)
     ys = np.asarray(result.spec.axis(y).values, float)
-    img = grid_array(result, "score", x, y, where)
-    xe, ye = _edges(xs, _is_log(result, x)), _edges(ys, _is_log(result, y))
-    mesh = ax.pcolormesh(xe, ye, img, cmap="RdBu_r", vmin=-1, vmax=1, shading="flat", rasterized=True)
+    raw = grid_array(result, "score", x, y, where)
+    ref = raw if reference is None else reference
+    xlog, ylog = _is_log(result, x), _is_log(result, y)
+    xe, ye = _edges(xs, xlog), _edges(ys, ylog)
+    mesh = ax.pcolormesh(xe, ye, figstyle.equalise(raw, ref), cmap=figstyle.SCORE_CMAP, vmin=-1, vmax=1,
+                         shading="flat", rasterized=True)
+    mesh.set_gid("phase")
     if colorbar:
-        cb = ax.figure.colorbar(mesh, ax=ax, pad=0.02, fraction=0.05)
-        cb.set_label("signed score\n(−: converged, +: diverged)", fontsize=6.5)
-        cb.ax.tick_params(labelsize=6)
-    ax.set_xscale("log" if _is_log(result, x) else "linear")
-    ax.set_yscale("log" if _is_log(result, y) else "linear")
+        _score_colorbar(ax.figure, mesh, ax, ref)
+    ax.set_xscale("log" if xlog else "linear")
+    ax.set_yscale("log" if ylog else "linear")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
     b = result.boundary
-    if b is not None and result.spec.boundary.axis == x and len(b):
+    if b is not None and result.spec.boundary.axis == x and len(b) and y in b:
         bb = _select(b, where).sort_values(y)
         bb = bb[bb["critical"].notna()]
-        step = max(1, len(bb) // 24)  # at most ~24 markers: the theory line must stay visible
-        ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=2.6, mfc="white", mec="black", mew=0.6,
-                label=f"measured ({result.spec.steps} steps)", zorder=3)
-        dense = np.geomspace(ys.min(), ys.max(), 400) if _is_log(result, y) else np.linspace(ys.min(), ys.max(), 400)
-        fixed = {**_first_values(result, exclude=(x, y)), **(where or {})}
-        th = _theory.closed_form(result.spec, {y: dense, **{k: np.full(len(dense), v) for k, v in fixed.items()}})
-        if th is not None and np.isfinite(th).any():
-            ax.plot(th, dense, "k--", lw=0.9, label="theory (asymptotic)", zorder=4)
+        step = max(1, math.ceil(len(bb) / 24))  # at most ~24 markers: the theory line must stay visible
+        (m,) = ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=2.6, mfc="white", mec="black",
+                       mew=0.6, label=f"measured ({result.spec.steps} steps)", zorder=3)
+        m.set_gid("measured")
+        dense = _dense(ys, ylog)
+        th = _closed_form(result, dense, y, where, exclude=(x, y))
+        if th is not None:
+            (t,) = ax.plot(th, dense, "k--", lw=0.9, label=f"theory: {_theory_label(result)}", zorder=4)
+            t.set_gid("theory")
         ax.set_xlim(xe[0], xe[-1])
         ax.set_ylim(ye[0], ye[-1])
-        ax.legend(loc="lower left", fontsize=6, frameon=True, framealpha=0.85)
+        ax.legend(loc="lower left", fontsize="x-small", frameon=True, framealpha=0.85, edgecolor="none")
     return ax
 
+
+def plot_boundary_curve(result: SweepResult, ax, *, along: str, where: dict | None = None):
+    """Critical value of the boundary axis against ``along``: theory line, measurements with brackets.
+
+    Circles: refined critical value after ``steps`` steps, error bars its refined bracket
+    ``[lower, upper]``; grey band: the grid bracket ``[grid_lower, grid_upper]``;
+    triangles: the asymptotic estimate; solid line: the closed form on a dense grid;
+    dotted: the exact finite-horizon value. Returns ``ax``.
+    """
+    spec = result.spec
+    b = _select(result.boundary, where).sort_values(along)
+    b = b[b["critical"].notna()]
+    xs = np.asarray(spec.axis(along).values, float)
+    xlog = _is_log(result, along)
+    ax.fill_between(b[along], b["grid_lower"], b["grid_upper"], color="0.85", lw=0, label="grid bracket", zorder=1)
+    step = max(1, math.ceil(len(b) / 30))
+    s = b.iloc[::step]
+    c = s["critical"].to_numpy()
+    eb = ax.errorbar(s[along], c, yerr=[c - s["lower"].to_numpy(), s["upper"].to_numpy() - c], fmt="o", ms=3,
+                     mfc="white", mec=figstyle.colours()[0], mew=0.8, ecolor=figstyle.colours()[0], elinewidth=0.8,
+                     capsize=1.5, label=f"measured ({spec.steps} steps)", zorder=3)
+    eb.lines[0].set_gid("measured")
+    if "critical_asymptotic" in s and s["critical_asymptotic"].notna().any():
+        (a,) = ax.plot(s[along], s["critical_asymptotic"], "^", ms=2.8, color=figstyle.colours()[1],
+                       label="measured (asymptotic)", zorder=3)
+        a.set_gid("measured-asymptotic")
+    dense = _dense(xs, xlog)
+    th = _closed_form(result, dense, along, where, exclude=(spec.boundary.axis, along))
+    if th is not None:
+        (t,) = ax.plot(dense, th, "k-", lw=0.9, label=f"theory: {_theory_label(result)}", zorder=2)
+        t.set_gid("theory")
+    if "theory_finite" in b and b["theory_finite"].notna().any():
+        (f,) = ax.plot(b[along], b["theory_finite"], ":", color="0.25", lw=0.9, label=f"exact, {spec.steps} steps",
+                       zorder=2)
+        f.set_gid("theory-finite")
+    ax.set_xscale("log" if xlog else "linear")
+    lo, hi = np.nanmin(b["critical"]), np.nanmax(b["critical"])
+    ax.set_yscale("log" if _is_log(result, spec.boundary.axis) and hi / lo > 10 else "linear")
+    ax.set_xlabel(label(along))
+    ax.set_ylabel("critical " + label(spec.boundary.axis))
+    ax.legend(fontsize="x-small", loc="best")
+    return ax
+
+
+def plot_critical_by(result: SweepResult, ax, *, by: str):
+    """Refined critical value per category of ``by`` (e.g. schedule), exact finite-horizon theory beside it."""
+    b = result.boundary.reset_index(drop=True)
+    ypos = np.arange(len(b))
+    colours = figstyle.colours()
+    for i, row in b.iterrows():
+        c = colours[i % len(colours)]
+        if np.isfinite(row["critical"]):
+            ax.errorbar(row["critical"], i, xerr=[[row["critical"] - row["lower"]], [row["upper"] - row["critical"]]],
+                        fmt="o", color=c, ms=3.5)
+            ax.plot([row["grid_lower"], row["grid_upper"]], [i, i], "-", color="0.75", lw=3, zorder=1,
+                    solid_capstyle="butt")
+        if "theory_finite" in row and np.isfinite(row["theory_finite"]):
+            ax.plot(row["theory_finite"], i, "x", color="k", ms=5, mew=0.8)
+    ax.legend([Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], marker="x", ls="none", color="k"),
+               Line2D([], [], color="0.75", lw=3)],
+              ["measured", "exact (product formula)", "grid bracket"], fontsize="x-small", loc="best")
+    ax.set_yticks(ypos, [str(v).replace("_", " ") for v in b[by]])
+    for i, tick in enumerate(ax.get_yticklabels()):
+        tick.set_color(colours[i % len(colours)])
+    ax.set_ylim(-0.6, len(b) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("critical " + label(result.spec.boundary.axis))
+    return ax
+
+
+def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, where: dict | None = None,
+                    slices=None, legend: bool = True):
+    """Final (solid) and best (dotted) loss against ``x``, one curve per value of ``by`` (or of ``slices``).
+
+    Vertical lines: the measured critical value (solid), the closed form (dashed) and
+    the exact finite-horizon value (dotted). Losses below ``converge_tol·10⁻³`` sit on
+    that floor; diverged runs end the curve (and, without ``by``, are drawn at the top).
+    """
+    t = _select(result.table, where)
+    if by is not None and slices is not None:
+        t = _select_any(t, by, slices)
+    groups = [(None, t)] if by is None else list(t.groupby(by, observed=True, sort=False))
+    colours = figstyle.colours()
+    b = result.boundary
+    floor = result.spec.criteria.converge_tol * 1e-3
+    for i, (key, g) in enumerate(groups):
+        g = g.sort_values(x)
+        c = colours[i % len(colours)] if by is not None else "0.3"
+        final = np.where(g["diverged"], np.nan, np.clip(g["final_loss"].to_numpy(float), floor, None))
+        best = np.where(g["diverged"], np.nan, np.clip(g["min_loss"].to_numpy(float), floor, None))
+        name = None if key is None else f"{figstyle.short(by)} = {_fmt(key)}"
+        (ln,) = ax.plot(g[x], final, "-", color=c, lw=0.9, label=name)
+        ln.set_gid("final-loss")
+        ax.plot(g[x], best, ":", color=c, lw=0.8)
+        if by is None:
+            top = g["initial_loss"].max() * 10
+            for oname, col in OUTCOME_COLOURS.items():
+                m = (g["outcome"] == oname).to_numpy()
+                yy = np.where(g["diverged"], top, np.clip(g["final_loss"].to_numpy(float), floor, None))
+                ax.plot(g[x][m], yy[m], "o", ms=1.6, color=col, label=oname, ls="none")
+        if b is not None and len(b):
+            bb = b if by is None else _select(b, {by: key})
+            for _, row in _select(bb, where).iterrows():
+                if np.isfinite(row["critical"]):
+                    ax.axvline(row["critical"], color=c, lw=0.8, ls="-", alpha=0.8, gid="critical")
+                for col, ls in (("theory", "--"), ("theory_finite", ":")):
+                    if np.isfinite(row.get(col, np.nan)):
+                        ax.axvline(row[col], color="k" if by is None else c, lw=0.7, ls=ls)
+    ax.set_xscale("log" if _is_log(result, x) else "linear")
+    ax.set_yscale("log")
+    ax.set_xlabel(label(x))
+    ax.set_ylabel("loss (final —, best ···)")
+    if legend:
+        handles, labels_ = ax.get_legend_handles_labels()
+        if b is not None and len(b):
+            handles += [Line2D([], [], color="0.3", lw=0.8), Line2D([], [], color="k", lw=0.7, ls="--"),
+                        Line2D([], [], color="k", lw=0.7, ls=":")]
+            labels_ += ["measured critical", "theory", f"exact, {result.spec.steps} steps"]
+        ax.legend(handles, labels_, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0)
+    return ax
+
+
+def plot_loss_scored(result: SweepResult, ax, *, x: str, where: dict | None = None, reference=None):
+    """Final loss against ``x`` with each run coloured by its equalised signed score; returns the scatter."""
+    t = _select(result.table, where).sort_values(x)
+    floor = result.spec.criteria.converge_tol * 1e-3
+    top = float(result.table["initial_loss"].max()) * 10
+    y = np.where(t["diverged"], top, np.clip(t["final_loss"].to_numpy(float), floor, None))
+    ref = t["score"].to_numpy(float) if reference is None else reference
+    ax.plot(t[x], np.where(t["diverged"], np.nan, y), "-", color="0.6", lw=0.6, zorder=1)
+    sc = ax.scatter(t[x], y, c=figstyle.equalise(t["score"], ref), cmap=figstyle.SCORE_CMAP, vmin=-1, vmax=1, s=3,
+                    linewidths=0, zorder=2, rasterized=True)
+    b = result.boundary
+    if b is not None and len(b):
+        for _, row in _select(b, where).iterrows():
+            if np.isfinite(row["critical"]):
+                ax.axvline(row["critical"], color="k", lw=0.8, gid="critical")
+            if np.isfinite(row.get("theory_finite", np.nan)):
+                ax.axvline(row["theory_finite"], color="k", lw=0.8, ls=":")
+    ax.set_xscale("log" if _is_log(result, x) else "linear")
+    ax.set_yscale("log")
+    return sc
+
+
+def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
+    """``quantity`` (an iterate coordinate ``param_k`` or ``loss``) against step for the recorded configurations."""
+    tr = result.trajectories
+    sel = list(result.spec.trajectories.select) if result.spec.trajectories else []
+    colours = figstyle.colours()
+    for i, (_, g) in enumerate(tr.groupby("trajectory", sort=True)):
+        name = ", ".join(f"{figstyle.short(s)} = {g[s].iloc[0]:g}" if not isinstance(g[s].iloc[0], str)
+                         else f"{g[s].iloc[0]}" for s in sel if s in g)
+        ax.plot(g["step"], g[quantity], "o-", ms=2.2, lw=0.9, color=colours[i % len(colours)], label=name)
+    ax.set_xlabel("step $t$")
+    if quantity == "loss":
+        ax.set_yscale("log")
+        ax.set_ylabel(r"loss $f(x_t)$")
+    else:
+        ax.axhline(0, color="0.6", lw=0.5)
+        k = quantity.removeprefix("param_")
+        ax.set_ylabel(r"iterate $x_t$" if k == "0" else rf"iterate $x_{{t,{k}}}$")
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+# ----------------------------------------------------------------------------------- data helpers
 
 def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | None = None) -> np.ndarray:
     """``metric`` on the ``y`` × ``x`` grid (rows: y), other axes at the values in ``where`` (default: first)."""
@@ -93,8 +269,8 @@ def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | N
             index.append(slice(None))
         elif where and a.name in where:
             vals = list(a.values)
-            index.append(vals.index(where[a.name]) if a.categorical else int(np.argmin(np.abs(np.asarray(vals) -
-                                                                                             where[a.name]))))
+            index.append(vals.index(where[a.name]) if a.categorical
+                         else int(np.argmin(np.abs(np.asarray(vals, float) - float(where[a.name])))))
         else:
             index.append(0)
     sub = arr[tuple(index)]
@@ -102,94 +278,44 @@ def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | N
     return sub if kept == [y, x] else sub.T
 
 
-def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, where: dict | None = None):
-    """Final loss against the boundary axis, one curve per value of ``by``; critical values marked."""
-    t = _select(result.table, where)
-    groups = [(None, t)] if by is None else list(t.groupby(by, observed=True, sort=False))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    b = result.boundary
-    floor = result.spec.criteria.converge_tol * 1e-3  # losses below are drawn on the floor
-    for i, (key, g) in enumerate(groups):
-        g = g.sort_values(x)
-        c = colours[i % len(colours)] if by is not None else "0.3"
-        gap = g["final_loss"].to_numpy()
-        y = np.where(g["diverged"], np.nan, np.clip(gap, floor, None))
-        ax.plot(g[x], y, "-", color=c, lw=0.9, label=None if key is None else f"{key}")
-        if by is None:
-            for name, col in OUTCOME_COLOURS.items():
-                m = (g["outcome"] == name).to_numpy()
-                yy = np.where(g["diverged"], g["initial_loss"].max() * 10, np.clip(gap, floor, None))
-                ax.plot(g[x][m], yy[m], "o", ms=2, color=col, label=name, ls="none")
-        if b is not None and len(b):
-            bb = b if by is None else b[b[by].astype(str) == str(key)]
-            bb = _select(bb, where)
-            for _, row in bb.iterrows():
-                if np.isfinite(row["critical"]):
-                    ax.axvline(row["critical"], color=c, lw=0.8, ls="-", alpha=0.8)
-                for col, ls in (("theory", "--"), ("theory_finite", ":")):
-                    if col in row and np.isfinite(row.get(col, np.nan)):
-                        ax.axvline(row[col], color="k" if by is None else c, lw=0.8, ls=ls)
-    ax.set_xscale("log" if _is_log(result, x) else "linear")
-    ax.set_yscale("log")
-    ax.set_xlabel(label(x))
-    ax.set_ylabel("final loss")
-    handles, labels_ = ax.get_legend_handles_labels()
-    if b is not None and len(b):
-        from matplotlib.lines import Line2D
-
-        handles += [Line2D([], [], color="0.3", lw=0.8), Line2D([], [], color="k", lw=0.8, ls="--"),
-                    Line2D([], [], color="k", lw=0.8, ls=":")]
-        labels_ += ["measured critical", "theory (asymptotic)", "theory (finite horizon)"]
-    ax.legend(handles, labels_, fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    ax.set_ylabel(f"final loss (floor {floor:.0e}; diverged drawn at top)" if by is None else "final loss")
-    return ax
+def _is_log(result: SweepResult, name: str) -> bool:
+    a = result.spec.axis(name)
+    if a.categorical:
+        return False
+    if a.scale == "log":
+        return True
+    vals = np.asarray(a.values, float)
+    return a.scale == "values" and len(vals) > 2 and vals.min() > 0 and vals.max() / vals.min() > 50
 
 
-def plot_critical_by(result: SweepResult, ax, *, by: str):
-    """Refined critical value per category of ``by`` (e.g. schedule), exact finite-horizon theory beside it."""
-    b = result.boundary.reset_index(drop=True)
-    ypos = np.arange(len(b))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, row in b.iterrows():
-        c = colours[i % len(colours)]
-        if np.isfinite(row["critical"]):
-            ax.errorbar(row["critical"], i, xerr=[[row["critical"] - row["lower"]], [row["upper"] - row["critical"]]],
-                        fmt="o", color=c, ms=3.5)
-        if "theory_finite" in row and np.isfinite(row["theory_finite"]):
-            ax.plot(row["theory_finite"], i, "x", color="k", ms=5, mew=0.8)
-    from matplotlib.lines import Line2D
-
-    ax.legend([Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], marker="x", ls="none", color="k")],
-              ["measured", "exact (product formula)"], fontsize=6, loc="upper right")
-    ax.set_yticks(ypos, [str(v) for v in b[by]])
-    for i, tick in enumerate(ax.get_yticklabels()):
-        tick.set_color(colours[i % len(colours)])
-    ax.set_ylim(-0.6, len(b) - 0.4)
-    ax.invert_yaxis()
-    ax.set_xlabel("critical " + label(result.spec.boundary.axis))
-    return ax
+def _dense(v: np.ndarray, log: bool, n: int = 400) -> np.ndarray:
+    return np.geomspace(v.min(), v.max(), n) if log else np.linspace(v.min(), v.max(), n)
 
 
-def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
-    """``quantity`` (an iterate coordinate or ``loss``) against step for the recorded configurations."""
-    tr = result.trajectories
-    sel = list(result.spec.trajectories.select) if result.spec.trajectories else []
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (k, g) in enumerate(tr.groupby("trajectory", sort=True)):
-        name = ", ".join(f"{_short(s)}={g[s].iloc[0]:g}" if not isinstance(g[s].iloc[0], str) else f"{g[s].iloc[0]}"
-                         for s in sel)
-        ax.plot(g["step"], g[quantity], "o-", ms=2.5, lw=0.9, color=colours[i % len(colours)], label=name)
-    ax.axhline(0, color="0.6", lw=0.5)
-    ax.set_xlabel("step $t$")
-    ax.set_ylabel(r"iterate $x_t$" if quantity.startswith("param") else "loss")
-    if quantity == "loss":
-        ax.set_yscale("log")
-    ax.legend(fontsize=6)
-    return ax
+def _closed_form(result: SweepResult, dense: np.ndarray, along: str, where: dict | None, exclude) -> np.ndarray | None:
+    fixed = {**{a.name: a.values[0] for a in result.spec.axes if a.name not in exclude and not a.categorical},
+             **{k: v for k, v in (where or {}).items() if k not in exclude and not isinstance(v, str)}}
+    if any(a.categorical and len(a) > 1 for a in result.spec.axes):
+        return None
+    th = _theory.closed_form(result.spec, {along: dense, **{k: np.full(len(dense), v) for k, v in fixed.items()}})
+    return th if th is not None and np.isfinite(th).any() else None
 
 
-def _short(name: str) -> str:
-    return {"learning_rate": r"$\eta$", "momentum": r"$\beta$"}.get(name, name)
+def _theory_label(result: SweepResult) -> str:
+    spec = result.spec
+    has_momentum = "momentum" in spec.axis_names or spec.optimizer.params.get("momentum")
+    if spec.optimizer.params.get("nesterov", False):
+        return r"$\eta\lambda_{\max} = 2(1+\beta)/(1+2\beta)$"
+    if has_momentum:
+        return r"$\eta\lambda_{\max} = 2(1+\beta)$"
+    return r"$\eta\lambda_{\max} = 2$"
+
+
+def _match(col: pd.Series, v) -> np.ndarray:
+    """Rows of ``col`` equal to ``v`` (strings exactly, numbers to float32 precision)."""
+    if isinstance(v, str):
+        return (col.astype(str) == v).to_numpy()
+    return np.isclose(col.astype(float), float(v), rtol=1e-6, atol=0)
 
 
 def _select(df: pd.DataFrame, where: dict | None) -> pd.DataFrame:
@@ -197,13 +323,24 @@ def _select(df: pd.DataFrame, where: dict | None) -> pd.DataFrame:
         return df
     m = np.ones(len(df), bool)
     for k, v in where.items():
-        col = df[k]
-        m &= (col.astype(str) == str(v)).to_numpy() if isinstance(v, str) else np.isclose(col.astype(float), v)
+        if k in df:
+            m &= _match(df[k], v)
     return df[m]
 
 
-def _first_values(result: SweepResult, exclude=()) -> dict:
-    return {a.name: a.values[0] for a in result.spec.axes if a.name not in exclude and not a.categorical}
+def _select_any(df: pd.DataFrame, k: str, values) -> pd.DataFrame:
+    m = np.zeros(len(df), bool)
+    for v in values:
+        m |= _match(df[k], v)
+    return df[m]
+
+
+def _pick(values, k: int) -> list:
+    """At most ``k`` values, evenly spread, first and last included."""
+    values = list(values)
+    if len(values) <= k:
+        return values
+    return [values[i] for i in sorted({round(j) for j in np.linspace(0, len(values) - 1, k)})]
 
 
 def _edges(v: np.ndarray, log: bool) -> np.ndarray:
@@ -215,65 +352,259 @@ def _edges(v: np.ndarray, log: bool) -> np.ndarray:
     return np.exp(e) if log else e
 
 
-def _save(fig, out: Path, stem: str, formats) -> list[Path]:
-    paths = []
-    for fmt in formats:
-        p = out / f"{stem}.{fmt}"
-        fig.savefig(p, format=fmt, metadata=_METADATA[fmt])
-        paths.append(p)
-    plt.close(fig)
-    return paths
+def _score_colorbar(fig, mappable, ax, reference):
+    cb = fig.colorbar(mappable, ax=ax, pad=0.02, fraction=0.05, aspect=25)
+    ticks, labels_ = figstyle.equalised_ticks(reference)
+    cb.set_ticks(ticks, labels=labels_)
+    cb.set_label(figstyle.EQUALISED_LABEL, fontsize="x-small")
+    cb.ax.tick_params(labelsize="x-small")
+    return cb
 
 
-def draw_all(result: SweepResult, out: str | Path, formats=("pdf", "png")) -> list[Path]:
-    """The default figures of a result, written to ``out``; returns the paths."""
-    out = Path(out)
+def _fmt(v) -> str:
+    return str(v).replace("_", " ") if isinstance(v, str) else f"{v:.3g}"
+
+
+# ----------------------------------------------------------------------------------- figures
+
+def _plane(result: SweepResult) -> tuple[str, str] | None:
+    """The two numeric axes a phase image spans (boundary axis first), or ``None``."""
     spec = result.spec
-    x = spec.boundary.axis or spec.axes[0].name
+    numeric = [a.name for a in spec.axes if not a.categorical and len(a) > 1]
+    if len(numeric) < 2:
+        return None
+    x = spec.boundary.axis if spec.boundary.axis in numeric else numeric[0]
+    return x, next(n for n in numeric if n != x)
+
+
+def _facet_axis(result: SweepResult, used, facet: str | None) -> str | None:
+    if facet is not None:
+        if facet not in result.spec.axis_names:
+            raise ValueError(f"--facet: expected an axis of this sweep ({', '.join(result.spec.axis_names)}), "
+                             f"found {facet!r}")
+        return facet
+    rest = [a for a in result.spec.axes if a.name not in used and len(a) > 1]
+    cat = [a.name for a in rest if a.categorical]
+    return (cat or [a.name for a in rest] or [None])[0]
+
+
+def facet_grid(result: SweepResult, by: str, draw, *, width="two", aspect: float = 0.8, ncols: int | None = None,
+               sharey: bool = True):
+    """A grid of panels, one per value of axis ``by`` (at most 12, evenly chosen), shared axes.
+
+    ``draw(ax, where)`` draws one panel; returns ``(fig, axes_used, values)``.
+    """
+    values = _pick(result.spec.axis(by).values, MAX_PANELS)
+    n = len(values)
+    cols = ncols or min(n, 3)
+    rows = math.ceil(n / cols)
+    w = figstyle.width(width)
+    fig, axes = plt.subplots(rows, cols, figsize=(w, w / cols * aspect * rows + 0.3), sharex=True, sharey=sharey,
+                             squeeze=False, layout="constrained")
+    used = list(axes.flat)[:n]
+    for ax, v in zip(used, values):
+        draw(ax, {by: v})
+        ax.set_title(f"{figstyle.short(by)} = {_fmt(v)}", fontsize="small")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax in used:
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+        if not ax.get_subplotspec().is_last_row() and any(a.get_visible() for a in _below(axes, ax)):
+            ax.set_xlabel("")
+    return fig, used, values
+
+
+def _below(axes, ax):
+    spec = ax.get_subplotspec()
+    return list(axes[spec.rowspan.stop:, spec.colspan.start])
+
+
+def phase_figure(result: SweepResult, *, width=None, facet: str | None = None):
+    """Phase image(s): one panel, or facets over a further axis with one shared colour bar."""
+    plane = _plane(result)
+    if plane is None:
+        return None
+    x, y = plane
+    by = _facet_axis(result, plane, facet)
+    if by is None:
+        w = figstyle.width(width or "one")
+        fig, ax = plt.subplots(figsize=(w, w * 0.72), layout="constrained")
+        plot_phase(result, ax, x=x, y=y)
+        return fig
+    ref = result.table["score"].to_numpy(float)
+    fig, used, _ = facet_grid(result, by, lambda ax, where: plot_phase(result, ax, x=x, y=y, where=where,
+                                                                     colorbar=False, reference=ref),
+                              width=width or "two")
+    for ax in used[1:]:
+        if ax.get_legend():
+            ax.get_legend().remove()
+    _score_colorbar(fig, used[0].collections[0], used, ref)
+    return fig
+
+
+def boundary_figure(result: SweepResult, *, width=None, facet: str | None = None):
+    """Critical value against the slice axis (categorical: one row per value)."""
+    spec, b = result.spec, result.boundary
+    if b is None or len(b) < 2 or spec.boundary.axis is None:
+        return None
+    slices = [a for a in spec.axes if a.name != spec.boundary.axis and len(a) > 1]
+    if not slices:
+        return None
+    w = figstyle.width(width or "one")
+    along = next((a for a in slices if not a.categorical), None)
+    if along is None:
+        fig, ax = plt.subplots(figsize=(w, max(1.6, 0.28 * len(b) + 0.6)), layout="constrained")
+        plot_critical_by(result, ax, by=slices[0].name)
+        return fig
+    by = _facet_axis(result, (spec.boundary.axis, along.name), facet)
+    if by is None:
+        fig, ax = plt.subplots(figsize=(w, w * 0.72), layout="constrained")
+        plot_boundary_curve(result, ax, along=along.name)
+        return fig
+    fig, used, _ = facet_grid(result, by, lambda ax, where: plot_boundary_curve(result, ax, along=along.name,
+                                                                              where=where), width=width or "two")
+    for ax in used[1:]:
+        ax.get_legend().remove()
+    return fig
+
+
+def loss_figure(result: SweepResult, *, width=None, facet: str | None = None):
+    """Final and best loss against the boundary axis, a few slices of the next axis as curves."""
+    spec = result.spec
+    x = spec.boundary.axis
+    if x is None:
+        return None
     others = [a for a in spec.axes if a.name != x and len(a) > 1]
+    by = others[0].name if others else None
+    slices = None if by is None else _pick(spec.axis(by).values, 6 if spec.axis(by).categorical else 4)
+    w = figstyle.width(width or "one")
+    fig, ax = plt.subplots(figsize=(w, w * 0.66), layout="constrained")
+    plot_loss_vs_lr(result, ax, x=x, by=by, slices=slices)
+    return fig
+
+
+def trajectories_figure(result: SweepResult, *, width=None, facet: str | None = None):
+    """Iterate (first coordinate) and loss against step, side by side."""
+    tr = result.trajectories
+    if tr is None or not len(tr):
+        return None
+    w = figstyle.width(width or "two")
+    has_param = "param_0" in tr
+    fig, axs = plt.subplots(1, 2 if has_param else 1, figsize=(w, w * (0.33 if has_param else 0.66)),
+                            layout="constrained", squeeze=False)
+    if has_param:
+        plot_trajectories(result, axs[0, 0], quantity="param_0")
+    plot_trajectories(result, axs[0, -1], quantity="loss")
+    return fig
+
+
+def schedules_figure(result: SweepResult, *, width=None, facet: str | None = None):
+    """The sweep under each schedule as small multiples (shared axes, one colour bar)."""
+    spec = result.spec
+    if "schedule" not in spec.axis_names or len(spec.axis("schedule")) < 2:
+        return None
+    if _plane(result) is not None:
+        return phase_figure(result, width=width, facet="schedule")
+    x = spec.boundary.axis or next(a.name for a in spec.axes if not a.categorical)
+    ref = result.table["score"].to_numpy(float)
+    scatters = []
+    fig, used, _ = facet_grid(result, "schedule", lambda ax, where: scatters.append(
+        plot_loss_scored(result, ax, x=x, where=where, reference=ref)), width=width or "two", aspect=0.62)
+    for ax in used:
+        ax.set_xlabel(label(x) if ax.get_subplotspec().is_last_row() or ax is used[-1] else "")
+        ax.set_ylabel("final loss" if ax.get_subplotspec().is_first_col() else "")
+    _score_colorbar(fig, scatters[0], used, ref)
+    fig.legend([Line2D([], [], color="k", lw=0.8), Line2D([], [], color="k", lw=0.8, ls=":")],
+               ["measured critical", f"exact, {spec.steps} steps"], loc="outside lower center", ncols=2,
+               title="diverged runs drawn at 10× the initial loss", title_fontsize="x-small",
+               fontsize="x-small")
+    return fig
+
+
+FIGURES = {"phase": phase_figure, "boundary": boundary_figure, "loss": loss_figure,
+           "trajectories": trajectories_figure, "schedules": schedules_figure}
+
+
+def figure(result: SweepResult, kind: str, *, width=None, facet: str | None = None):
+    """The figure of ``kind`` for ``result`` (call inside :func:`lrsweep.figstyle.use`), or ``None``
+    when that kind does not apply (e.g. ``boundary`` without a boundary axis)."""
+    if kind not in FIGURES:
+        raise ValueError(f"--kind: expected some of {', '.join(KINDS)}, found {kind!r}")
+    return FIGURES[kind](result, width=width, facet=facet)
+
+
+def draw_all(result: SweepResult, out: str | Path, formats=("pdf", "png"), *, kinds=None, style: str = "paper",
+             width=None, facet: str | None = None, dpi: float | None = None) -> list[Path]:
+    """Write the figures of ``kinds`` (default: every kind that applies) to ``out/<kind>.<fmt>``; returns the paths.
+
+    A 2-D sweep without a boundary axis gets its phase image only; a 1-D sweep its loss
+    curve (and trajectories when recorded). Files are byte-identical for the same data.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    with plt.style.context(STYLE):
-        numeric = [a for a in others if not a.categorical]
-        categorical = [a for a in others if a.categorical]
-        if numeric:
-            y = numeric[0].name
-            facets = _facets(result, exclude=(x, y))
-            n = len(facets)
-            cols = min(n, 3)
-            rows = math.ceil(n / cols)
-            fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
-            for ax, where in zip(axes.flat, facets):
-                plot_phase(result, ax, x=x, y=y, where=where)
-                if where:
-                    ax.set_title(", ".join(f"{label(k)} = {v}" for k, v in where.items()), fontsize=7)
-            for ax in list(axes.flat)[n:]:
-                ax.set_visible(False)
-            paths += _save(fig, out, "phase", formats)
-        elif categorical and result.boundary is not None:
-            fig, (a0, a1) = plt.subplots(1, 2, figsize=(7.0, 2.6), width_ratios=(1.5, 1))
-            plot_loss_vs_lr(result, a0, x=x, by=categorical[0].name)
-            a0.get_legend().remove()
-            plot_critical_by(result, a1, by=categorical[0].name)
-            fig.tight_layout()
-            paths += _save(fig, out, "compare", formats)
-        else:
-            fig, ax = plt.subplots(figsize=(3.4, 2.6))
-            plot_loss_vs_lr(result, ax, x=x, by=categorical[0].name if categorical else None)
-            paths += _save(fig, out, "phase" if not categorical else "compare", formats)
-        if result.trajectories is not None:
-            fig, axs = plt.subplots(1, 2, figsize=(6.8, 2.4))
-            if "param_0" in result.trajectories:
-                plot_trajectories(result, axs[0], quantity="param_0")
-            plot_trajectories(result, axs[1], quantity="loss")
-            paths += _save(fig, out, "trajectories", formats)
+    for kind in kinds or KINDS:
+        with figstyle.use(style, salt=kind), plt.rc_context({"savefig.dpi": dpi} if dpi else {}):
+            fig = figure(result, kind, width=width, facet=facet)
+            if fig is None:
+                continue
+            try:
+                paths += [figstyle.save(fig, out / f"{kind}.{fmt}", fmt) for fmt in formats]
+            finally:
+                plt.close(fig)
     return paths
 
 
-def _facets(result: SweepResult, exclude) -> list[dict]:
-    rest = [a for a in result.spec.axes if a.name not in exclude and len(a) > 1]
-    if not rest:
-        return [{}]
-    combos = [{}]
-    for a in rest:
-        combos = [{**c, a.name: v} for c in combos for v in a.values]
-    return combos[:9]
+def cli(args) -> int:
+    """``lrsweep plot DIR [--kind K,…] [--format pdf,svg,png] [--style paper|slides] [--width one|two]
+    [--facet AXIS]``: redraw from disk; exit 2 with a one-line message on bad input."""
+    import sys
+
+    from lrsweep.config import SweepError
+    from lrsweep.store import load
+
+    def fail(msg: str) -> int:
+        print(f"lrsweep: error: {msg}", file=sys.stderr)
+        return 2
+
+    try:
+        formats = _split(args.format, figstyle.FORMATS, "--format")
+        kinds = _split(args.kind, KINDS, "--kind") if args.kind else None
+        figstyle.style_path(args.style)
+        if args.width:
+            figstyle.width(args.width)
+        result = load(args.dir)
+        if args.facet and args.facet not in result.spec.axis_names:
+            raise ValueError(f"--facet: expected an axis of {args.dir} ({', '.join(result.spec.axis_names)}), "
+                             f"found {args.facet!r}")
+    except (FileNotFoundError, ValueError, SweepError) as err:
+        return fail(str(err))
+    paths = draw_all(result, Path(args.dir), formats=formats, kinds=kinds, style=args.style, width=args.width,
+                     facet=args.facet)
+    for f in paths:
+        print(f"figure: {f}")
+    drawn = {p.stem for p in paths}
+    for k in kinds or ():
+        if k not in drawn:
+            print(f"lrsweep: note: no {k} figure for this sweep (it needs "
+                  f"{_NEEDS[k]})", file=sys.stderr)
+    return 0
+
+
+_NEEDS = {"phase": "two numeric axes", "boundary": "a boundary axis and a further axis",
+          "loss": "a boundary axis", "trajectories": "[trajectories] in the sweep",
+          "schedules": "a schedule axis"}
+
+
+def _split(text: str, allowed, option: str) -> tuple[str, ...]:
+    """Comma-separated choices, checked.
+
+    >>> _split("pdf, png", ("pdf", "png", "svg"), "--format")
+    ('pdf', 'png')
+    """
+    items = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in items if f not in allowed]
+    if bad or not items:
+        raise ValueError(f"{option}: expected a comma-separated list of {', '.join(allowed)}, found {text!r}")
+    return items
