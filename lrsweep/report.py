@@ -138,8 +138,9 @@ def render(result: SweepResult, *, style: str = "paper", kinds=None) -> str:
     parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _manifest_rows(m)]
     parts.append("</tbody></table>")
     parts.append("<details><summary>manifest.json</summary><pre>"
-                 f"{e(json.dumps(m, indent=2, default=str))}</pre></details>")
-    parts.append(f'<h2 id="sweep">Resolved sweep file</h2><pre class="sweep">{e(_sweep_text(result))}</pre>')
+                 f"{e(json.dumps(m, indent=2, default=str), quote=False)}</pre></details>")
+    parts.append('<h2 id="sweep">Resolved sweep file</h2>'
+                 f'<pre class="sweep">{e(_sweep_text(result), quote=False)}</pre>')
     parts.append('<p class="muted">Made by <code>lrsweep report</code>.</p></body></html>')
     return "\n".join(parts) + "\n"
 
