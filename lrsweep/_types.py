@@ -26,6 +26,9 @@ class Loss(NamedTuple):
       hessian_eigenvalues: ascending eigenvalues of the Hessian at the minimum (for
         a quadratic: everywhere), or ``None``.
       dim: number of parameters of a flat-vector loss, or ``None``.
+      extras: ``params -> {name: scalar}``, further per-run metrics evaluated on each
+        run's final parameters (the frozen ones for a diverged run) and added to the
+        table as columns (e.g. the fraction of dead ReLU units), or ``None``.
     """
 
     fn: Callable[[PyTree], jax.Array]
@@ -33,3 +36,4 @@ class Loss(NamedTuple):
     minimum: Any = None
     hessian_eigenvalues: Any = None
     dim: int | None = None
+    extras: Callable[[PyTree], dict[str, jax.Array]] | None = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -35,22 +35,34 @@ from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec
 
 METRICS = ("initial_loss", "final_loss", "min_loss", "diverged", "divergence_step", "convergence_step", "outcome",
            "score", "growth_rate")
+_AXIS = "configurations"  # the mesh axis the grid is sharded over
 _NEVER = 2**30  # a patience that never runs out: reduce_on_plateau switched off for other schedules
 
 
 class Program:
     """The compiled sweep program of one :class:`SweepSpec` (one executable per chunk length).
 
+    A chunk of ``chunk_size = D · C`` configurations is split over ``D`` local devices
+    (``jax.shard_map`` over a 1-D mesh); each device runs ``lax.map`` over blocks of ``B = batch``
+    configurations, each block one ``vmap``-ped :meth:`run_one`. Every configuration is thus
+    computed by the same ``B``-wide program whatever ``C``, ``D`` or the number of processes, and
+    its metrics are bit-identical across them.
+
     Attributes:
       compile_seconds: time spent compiling so far.
       compiles: number of executables built (one per sweep shape).
     """
 
-    def __init__(self, spec: SweepSpec, chunk_size: int | None = None):
+    def __init__(self, spec: SweepSpec, chunk_size: int | None = None, devices: int | None = None):
         self.spec = spec
         self.dtype = jnp.dtype(spec.dtype)
         self.x64 = spec.dtype == "float64"
-        self.chunk_size = _grid.chunk_size_for(spec, chunk_size)
+        local = jax.local_devices()
+        n = devices if devices is not None else spec.run.devices
+        self.devices = tuple(local[: n] if n else local)
+        self.batch = _grid.batch_size_for(spec)
+        self.device_chunk = _grid.chunk_size_for(spec, chunk_size, len(self.devices))
+        self.chunk_size = self.device_chunk * len(self.devices)  # configurations per dispatched chunk
         self.loss_factory = _with_minimum(_losses.resolve_loss(spec.loss.name), spec.loss.minimum)
         self.swept = tuple(a.name for a in spec.axes)
         self.compile_seconds = 0.0
@@ -151,37 +163,69 @@ class Program:
         return loss, params, opt, ref
 
     def _scan(self, v: dict, record: int | None = None, steps: int | None = None):
-        """Run ``T`` updates of one configuration. ``record``: also emit (loss, first ``record`` params) each step."""
+        """Run ``T`` updates of one configuration, observing the loss every ``K = run.check_every`` updates.
+
+        The loss is observed at ``t = 0, K, 2K, …`` and at ``T`` (:mod:`lrsweep.outcomes`): an outer
+        ``lax.scan`` over blocks, each an inner ``lax.scan`` of ``K`` bare optimizer updates (gradient,
+        update, apply: nothing else) followed by one observation. A run found diverged at an observation
+        is frozen from there on: every later block's updates are discarded (``jnp.where`` once per block),
+        so its divergence step is known to within ``K``. ``record``: observe every update (``K = 1``) and
+        also emit (loss, first ``record`` parameters) before each update.
+        """
         spec, crit = self.spec, self.spec.criteria
         T = steps or spec.steps
+        K = 1 if record is not None else max(1, min(spec.run.check_every, T))
         loss, params, opt, ref = self._setup(v)
         state = opt.init(params)
-        value_and_grad = jax.value_and_grad(lambda p: jnp.asarray(loss.fn(p), self.dtype))
+        value = lambda p: jnp.asarray(loss.fn(p), self.dtype)  # noqa: E731
+        value_and_grad = jax.value_and_grad(value)
         extra = isinstance(opt, optax.GradientTransformationExtraArgs)
-        f0 = jnp.asarray(loss.fn(params), self.dtype)
-        watch = _outcomes.start(f0, ref)
         observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=self.known_minimum,
                                     diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol, steps=T)
 
-        def body(carry, t):
+        def update(carry, _):
+            params, state = carry
+            if extra:  # reduce_on_plateau reads the loss of every update
+                f, g = value_and_grad(params)
+                updates, state = opt.update(g, state, params, value=f)
+            else:
+                updates, state = opt.update(jax.grad(value)(params), state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        def block(carry, t, n):
+            """``n`` updates from observation to observation; the loss after them is ``f_t``."""
             params, state, watch = carry
-            f, g = value_and_grad(params)
-            out = None
-            if record is not None:  # loss and parameters *before* update t
-                flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
-                out = (jnp.where(watch.diverged, watch.f_div, f), flat)
-            watch = observe(watch, f, t)
-            updates, new_state = opt.update(g, state, params, value=f) if extra else opt.update(g, state, params)
-            new_params = optax.apply_updates(params, updates)
+            new_params, new_state = jax.lax.scan(update, (params, state), None, length=n)[0]
             frozen = watch.diverged
             params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
             state = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), state, new_state)
-            return (params, state, watch), out
+            return params, state, observe(watch, value(params), t)
 
-        # t = 0 … T: the last pass observes f_T (its update is never used).
-        (_, _, watch), ys = jax.lax.scan(body, (params, state, watch), jnp.arange(T + 1, dtype=jnp.int32))
+        f0 = value(params)
+        watch = observe(_outcomes.start(f0, ref), f0, jnp.asarray(0, jnp.int32))
+        carry = (params, state, watch)
+        ys = None
+        if record is not None:
+            def emit(params, watch):  # loss and parameters *before* the next update
+                flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
+                return jnp.where(watch.diverged, watch.f_div, value(params)), flat
+
+            def recorded(carry, t):
+                return block(carry, t + 1, 1), emit(carry[0], carry[2])
+
+            carry, ys = jax.lax.scan(recorded, carry, jnp.arange(T, dtype=jnp.int32))
+            ys = jax.tree.map(lambda h, last: jnp.concatenate([h, last[None]]), ys, emit(carry[0], carry[2]))
+        else:
+            m, r = divmod(T, K)
+            carry = jax.lax.scan(lambda c, t: (block(c, t, K), None), carry,
+                                 K * jnp.arange(1, m + 1, dtype=jnp.int32))[0]
+            if r:
+                carry = block(carry, jnp.asarray(T, jnp.int32), r)
+        params, _, watch = carry
         metrics = _outcomes.finish(watch, ref=ref, known_minimum=self.known_minimum, converge_tol=crit.converge_tol,
                                    steps=T)
+        if loss.extras is not None:
+            metrics.update({k: jnp.asarray(x) for k, x in loss.extras(params).items()})
         return metrics, ys
 
     def run_one(self, v: dict) -> dict[str, jax.Array]:
@@ -190,11 +234,35 @@ class Program:
 
     # ------------------------------------------------------------------ the grid
 
-    def _sweep_chunk(self, values: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    def _block(self, values: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        """Metrics of ``B`` configurations: one ``vmap``."""
         return jax.vmap(self.run_one)(values)
 
-    def _abstract(self, n: int) -> dict[str, jax.ShapeDtypeStruct]:
-        return {k: jax.ShapeDtypeStruct((n,), self._cast(k, np.zeros(1)).dtype) for k in self.swept}
+    def _local_chunk(self, values: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        """Metrics of one device's ``C`` configurations: ``lax.map`` over blocks of ``B``."""
+        n, B = len(next(iter(values.values()))), self.batch
+        blocks = {k: v.reshape(n // B, B) for k, v in values.items()}
+        return {k: v.reshape(n) for k, v in jax.lax.map(self._block, blocks).items()}
+
+    def _sweep_chunk(self, values: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        if len(self.devices) == 1:
+            return self._local_chunk(values)
+        spec = jax.sharding.PartitionSpec(_AXIS)
+        return jax.shard_map(self._local_chunk, mesh=self.mesh, in_specs=spec, out_specs=spec,
+                             check_vma=False)(values)
+
+    @functools.cached_property
+    def mesh(self) -> jax.sharding.Mesh:
+        """The 1-D device mesh the configuration axis is split over."""
+        return jax.sharding.Mesh(np.asarray(self.devices), (_AXIS,))
+
+    @functools.cached_property
+    def sharding(self) -> jax.sharding.NamedSharding:
+        return jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(_AXIS))
+
+    def _abstract(self, n: int, sharded: bool = True) -> dict[str, jax.ShapeDtypeStruct]:
+        kw = {"sharding": self.sharding} if sharded else {}
+        return {k: jax.ShapeDtypeStruct((n,), self._cast(k, np.zeros(1)).dtype, **kw) for k in self.swept}
 
     def check(self) -> None:
         """Trace the program once without running it; turn failures into :class:`SweepError`."""
@@ -218,7 +286,7 @@ class Program:
                 raise SweepError(spec.source, "loss.name", "a loss returning a scalar",
                                  f"{spec.loss.name} returned shape {getattr(out, 'shape', type(out).__name__)}")
             try:
-                jax.eval_shape(self._sweep_chunk, self._abstract(2))
+                jax.eval_shape(self._block, self._abstract(2, sharded=False))
             except SweepError:
                 raise
             except Exception as e:  # a hyperparameter optax checks in Python, a user loss that fails to trace …
@@ -262,26 +330,49 @@ class Program:
             return
         t0 = time.perf_counter()
         with jax.enable_x64(self.x64):
-            self._exe = jax.jit(self._sweep_chunk).lower(self._abstract(self.chunk_size)).compile()
+            lowered = jax.jit(self._sweep_chunk).lower(self._abstract(self.chunk_size))
+            self.metric_names = tuple(lowered.out_info)
+            self._exe = lowered.compile()
         self.compile_seconds += time.perf_counter() - t0
         self.compiles += 1
+
+    def evaluate_chunks(self, values: dict[str, np.ndarray] | None = None, ranges=None
+                        ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """``(lo, hi, metrics)`` of configurations ``lo … hi-1``, one dispatched chunk at a time, in order.
+
+        ``values``: axis name → 1-D array of configurations; ``None``: the sweep's own grid, generated
+        chunk by chunk (never held whole). ``ranges``: the ``(start, stop)`` spans to run (default: all).
+        Chunk ``i + 1`` is dispatched before chunk ``i``'s results are copied to the host (JAX's
+        asynchronous dispatch), so the devices do not wait for the host between chunks.
+        """
+        self.compile()
+        n = self.spec.size if values is None else len(next(iter(values.values())))
+        C = self.chunk_size
+        pending = None
+        with jax.enable_x64(self.x64):
+            for start, stop in ranges if ranges is not None else [(0, n)]:
+                for lo, hi in _grid.chunks(stop - start, C):
+                    lo, hi = lo + start, hi + start
+                    raw = (_grid.configurations(self.spec, lo, hi) if values is None
+                           else {k: v[lo:hi] for k, v in values.items()})
+                    chunk = _grid.pad({k: self._cast(k, v) for k, v in raw.items()}, C)
+                    running = (lo, hi, self._exe(jax.device_put(chunk, self.sharding)))
+                    if pending is not None:
+                        yield _fetch(*pending)
+                    pending = running
+            if pending is not None:
+                yield _fetch(*pending)
 
     def evaluate(self, values: dict[str, np.ndarray], progress: Callable[[int, int], None] | None = None
                  ) -> dict[str, np.ndarray]:
         """Metrics of arbitrary configurations (``values``: axis name → 1-D array), chunk by chunk."""
-        self.compile()
         n = len(next(iter(values.values())))
-        out: dict[str, list] = {m: [] for m in METRICS}
-        C = self.chunk_size
-        with jax.enable_x64(self.x64):
-            for start, stop in _grid.chunks(n, C):
-                chunk = _grid.pad({k: self._cast(k, v[start:stop]) for k, v in values.items()}, C)
-                res = self._exe(chunk)
-                for m in METRICS:
-                    out[m].append(np.asarray(res[m])[: stop - start])
-                if progress is not None:
-                    progress(stop - start, n)
-        return {m: np.concatenate(v) if v else np.zeros(0) for m, v in out.items()}
+        parts = []
+        for lo, hi, res in self.evaluate_chunks(values):
+            parts.append(res)
+            if progress is not None:
+                progress(hi - lo, n)
+        return {m: np.concatenate([p[m] for p in parts]) if parts else np.zeros(0) for m in self.metric_names}
 
     def trajectories(self, values: dict[str, np.ndarray], max_params: int = 16, steps: int | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -331,6 +422,11 @@ class Program:
         """The :class:`~lrsweep._types.Loss` of one configuration, built on the host."""
         with jax.enable_x64(self.x64):
             return self._loss({k: self._cast(k, np.asarray([x]))[0] for k, x in v.items()})
+
+
+def _fetch(lo: int, hi: int, res: dict[str, jax.Array]) -> tuple[int, int, dict[str, np.ndarray]]:
+    """Copy one chunk's metrics to the host, dropping its padding."""
+    return lo, hi, {m: np.asarray(x)[: hi - lo] for m, x in res.items()}
 
 
 def _with_minimum(factory, minimum):

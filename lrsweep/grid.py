@@ -56,10 +56,25 @@ def pad(values: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
     return out
 
 
-def chunk_size_for(spec: SweepSpec, requested: int | None = None) -> int:
-    """The chunk length used for ``spec``: ``requested`` (default ``run.chunk_size``), never longer
-    than the grid (a padded chunk costs as much as a full one)."""
-    return max(1, min(requested or spec.run.chunk_size, spec.size))
+def batch_size_for(spec: SweepSpec) -> int:
+    """The vmap width ``B``: ``run.batch``, never wider than the grid.
+
+    Every configuration is computed by the same ``B``-wide program (chunks are ``lax.map``-ped over
+    blocks of ``B``), so a configuration's result does not depend on the chunk length, the number of
+    devices or of processes: XLA's code for a vectorised loop may round differently (e.g. where it
+    fuses a multiply-add) for different array lengths, and a fixed width rules that out.
+    """
+    return max(1, min(spec.run.batch, spec.size))
+
+
+def chunk_size_for(spec: SweepSpec, requested: int | None = None, devices: int = 1) -> int:
+    """Configurations per device in one dispatched chunk: ``requested`` (default ``run.chunk_size``)
+    rounded up to a multiple of the batch width, and no longer than the device's share of the grid
+    (a padded chunk costs as much as a full one)."""
+    b = batch_size_for(spec)
+    share = math.ceil(spec.size / max(1, devices))
+    c = min(requested or spec.run.chunk_size, share)
+    return max(1, math.ceil(c / b)) * b
 
 
 def n_chunks(n: int, chunk_size: int) -> int:

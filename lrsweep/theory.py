@@ -275,11 +275,12 @@ def schedule_gain(lr, lam, factors):
 # --------------------------------------------------------------------------- the exact recurrence
 
 
-def _run(lr, lam, x0, steps, beta, nesterov, factors, diverge_factor=None):
+def _run(lr, lam, x0, steps, beta, nesterov, factors, diverge_factor=None, every=1):
     """Iterate optax.sgd on the diagonal quadratic for a batch of learning rates.
 
     ``lr``: (k,). Returns the loss history (k, steps+1), or, given
-    ``diverge_factor``, the (k,) divergence flags (stopping once all diverged).
+    ``diverge_factor``, the (k,) divergence flags (stopping once all diverged), the loss
+    being observed after every ``every``-th update and after the last one.
     """
     k = lr.shape[0]
     eta = (factors[:, None] * lr[None, :])[:, :, None]  # (steps, k, 1): η_t = lr · factor(t)
@@ -305,7 +306,7 @@ def _run(lr, lam, x0, steps, beta, nesterov, factors, diverge_factor=None):
             f = 0.5 * np.einsum("ij,j->i", x * x, lam)  # row by row: the same for any batch
             if record:
                 out[:, t + 1] = f
-            else:
+            elif (t + 1) % every == 0 or t + 1 == steps:
                 out |= ~(f <= limit)  # f > F·f0, or nan (inf > limit already)
                 if t % 16 == 15 and out.all():
                     break
@@ -365,15 +366,16 @@ def quadratic_loss_history(
     return out.reshape(lr.shape + (steps + 1,))
 
 
-def diverges_within(history, diverge_factor: float):
+def diverges_within(history, diverge_factor: float, every: int = 1):
     r"""The engine's divergence rule applied to a loss history (minimum 0).
 
-    Diverged iff for some :math:`1 \le t \le T`: :math:`f_t` is not finite, or
-    :math:`f_t > F f_0`.
+    Diverged iff for some observed :math:`t` (:math:`t = K, 2K, \ldots` and :math:`T`,
+    :math:`K` = ``every``): :math:`f_t` is not finite, or :math:`f_t > F f_0`.
 
     Args:
       history: :math:`f_0 \ldots f_T` along the last axis.
       diverge_factor: :math:`F`.
+      every: :math:`K`, the engine's ``run.check_every``.
 
     Returns:
       ``bool`` for one history; a boolean array for a batch of them.
@@ -387,7 +389,9 @@ def diverges_within(history, diverge_factor: float):
     """
     h = np.asarray(history, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        later = h[..., 1:]
+        T = h.shape[-1] - 1
+        seen = sorted({*range(every, T + 1, every), T} - {0})
+        later = h[..., seen]
         bad = ~np.isfinite(later) | (later > diverge_factor * h[..., :1])
     out = np.any(bad, axis=-1)
     return bool(out) if out.ndim == 0 else out
@@ -408,6 +412,7 @@ def finite_horizon_critical(
     lo: float | None = None,
     hi: float | None = None,
     rtol: float = 1e-12,
+    every: int = 1,
 ) -> float:
     r"""Smallest learning rate that diverges within ``steps`` updates, on the exact recurrence.
 
@@ -459,6 +464,8 @@ def finite_horizon_critical(
       lo: a learning rate that does not diverge (default: found as above).
       hi: a learning rate that diverges (default: found as above).
       rtol: stop when the bracket is narrower than ``rtol · hi``.
+      every: the loss is observed after every ``every``-th update and after the last
+        (the engine's ``run.check_every``).
 
     Returns:
       The threshold: the smallest diverging learning rate found, within ``rtol``.
@@ -485,7 +492,7 @@ def finite_horizon_critical(
     nesterov = bool(nesterov)
 
     def diverged(lrs) -> np.ndarray:
-        return _run(np.asarray(lrs, np.float64), lam, x, steps, beta, nesterov, f, diverge_factor=F)
+        return _run(np.asarray(lrs, np.float64), lam, x, steps, beta, nesterov, f, diverge_factor=F, every=every)
 
     closed = nesterov_critical(lam_max, beta) if nesterov else heavy_ball_critical(lam_max, beta)
     top = float(np.max(np.abs(f)))
@@ -615,6 +622,7 @@ def annotate(spec, program, boundary):
             factor_cache[skey] = program.schedule_factors(v)
         beta = float(_hyper(spec, v, "momentum", 0.0))
         finite[i] = finite_horizon_critical(lam[i], x0[i], spec.steps, spec.criteria.diverge_factor, momentum=beta,
-                                            nesterov=nesterov, factors=factor_cache[skey], rtol=1e-12)
+                                            nesterov=nesterov, factors=factor_cache[skey], rtol=1e-12,
+                                            every=spec.run.check_every)
     boundary["theory_finite"] = finite
     return boundary

@@ -26,8 +26,9 @@ def small(**over):
 
 
 def test_chunked_and_unchunked_tables_identical():
-    """The chunk length (and padding of the last chunk) does not change a single value."""
-    spec = small()
+    """The chunk length (and padding of the last chunk) does not change a single value: every configuration
+    is computed by the same `run.batch`-wide program, whatever the chunk."""
+    spec = small(run={"batch": 8})
     whole = lrsweep.run(spec, progress=False, chunk_size=spec.size)
     for c in (7, 64):
         part = lrsweep.run(spec, progress=False, chunk_size=c)
@@ -36,16 +37,18 @@ def test_chunked_and_unchunked_tables_identical():
 
 
 def test_chunk_never_longer_than_the_grid():
-    """A requested chunk beyond the grid size is capped: no chunk is mostly padding."""
-    spec = small()
-    assert Program(spec, chunk_size=10**6).chunk_size == spec.size
-    assert Program(spec, chunk_size=16).chunk_size == 16
-    assert Program(spec).chunk_size == spec.size  # run.chunk_size = 16384 > 148
+    """A requested chunk beyond the grid size is capped (no chunk is mostly padding) and rounded up to a
+    multiple of the batch width."""
+    spec = small(run={"batch": 8})
+    assert Program(spec, chunk_size=10**6, devices=1).chunk_size == 152  # 148 rounded up to 19 · 8
+    assert Program(spec, chunk_size=16, devices=1).chunk_size == 16
+    assert Program(spec, chunk_size=10, devices=1).chunk_size == 16
+    assert Program(small(), devices=1).chunk_size == 148  # run.batch = 512 > 148: one block of the whole grid
 
 
 def test_one_compilation_per_sweep_shape(caplog):
     """Many chunks and every refinement round reuse one executable: XLA compiles `_sweep_chunk` once."""
-    spec = small()
+    spec = small(run={"batch": 8})
     with jax.log_compiles(), caplog.at_level(logging.WARNING, logger="jax"):
         r = lrsweep.run(spec, progress=False, chunk_size=16)
     compiled = [m for m in caplog.messages if "Finished XLA compilation" in m and "_sweep_chunk" in m]
@@ -77,8 +80,10 @@ def test_diverged_runs_are_frozen_without_nan():
 
 
 def test_outcomes_and_scores():
-    """converged (fast → score ≈ −1), bounded (too slow or oscillating), diverged (fast → score ≈ +1)."""
-    spec = lrsweep.from_dict({"name": "t", "steps": 100, "dtype": "float64",
+    """converged (fast → score ≈ −1), bounded (too slow or oscillating), diverged (fast → score ≈ +1).
+
+    The loss is observed after every update here (run.check_every = 1), so the step counts are exact."""
+    spec = lrsweep.from_dict({"name": "t", "steps": 100, "dtype": "float64", "run": {"check_every": 1},
                               "loss": {"name": "quadratic", "curvatures": [2.0]},
                               "init": {"points": [[-1.0]]}, "criteria": {"converge_tol": 1e-8},
                               "axes": {"learning_rate": {"values": [1e-4, 0.5, 0.3, 1.0, 1.01, 1.2, 5.0]}},
@@ -91,6 +96,26 @@ def test_outcomes_and_scores():
     assert -1 < t.loc[0.3, "score"] < t.loc[1e-4, "score"] < 0
     assert 0 < t.loc[1.2, "score"] < t.loc[5.0, "score"] < 1
     assert t.loc[1.0, "growth_rate"] == 0 and t.loc[1.01, "growth_rate"] > 0
+
+
+@pytest.mark.parametrize("every", [1, 7, 10, 100, 1000])
+def test_observed_every_k_updates(every):
+    """With run.check_every = K the loss is observed at t = 0, K, 2K, … and T: outcomes are unchanged,
+    step counts are the first observation at or after the exact step, and the final loss is f_T."""
+    spec = lrsweep.from_dict({"name": "t", "steps": 100, "dtype": "float64", "run": {"check_every": every},
+                              "loss": {"name": "quadratic", "curvatures": [2.0]},
+                              "init": {"points": [[-1.0]]}, "criteria": {"converge_tol": 1e-8},
+                              "axes": {"learning_rate": {"values": [0.3, 0.5, 1.0, 1.2]}},
+                              "boundary": {"max_rounds": 0}})
+    t = lrsweep.run(spec, progress=False).table.set_index("learning_rate")
+    K = min(every, 100)
+    seen = lambda step: min(-(-step // K) * K, 100)  # noqa: E731  first observation at or after `step`
+    assert list(t["outcome"]) == ["converged", "converged", "bounded", "diverged"]
+    # η = 1.2: f_t = 1.96^t exceeds 1e6 first at t = 21; η = 0.3: f_t = 0.16^t ≤ 1e-8 first at t = 11
+    assert t.loc[1.2, "divergence_step"] == seen(21)
+    assert t.loc[0.3, "convergence_step"] == seen(11)
+    assert t.loc[0.3, "final_loss"] == pytest.approx(0.16**100, rel=1e-9)
+    assert t.loc[1.0, "final_loss"] == 1.0
 
 
 @pytest.mark.parametrize("name,params", [
