@@ -51,7 +51,8 @@ def build(results: str | Path = "results", out: str | Path | None = None, *, scr
         else:
             page = report.write(results / MAIN, out / f".report-{MAIN}.html")
             try:
-                written.append(report.screenshot(page, out / f"report-{MAIN}.png", width=1000, height=1400))
+                report.screenshot(page, out / f"report-{MAIN}.png", width=1000, height=1400)
+                written.append(out / f"report-{MAIN}.png")
             finally:
                 page.unlink()
     return written
