@@ -1,7 +1,7 @@
 """Figures from results: every kind of stability plot, one style, deterministic files.
 
-Each ``plot_*`` function takes a :class:`~lrsweep.store.SweepResult` (read back with
-:func:`lrsweep.store.load`, or fresh from :func:`lrsweep.run`) and a matplotlib ``Axes``
+Each ``plot_*`` function takes a :class:`~lrsweep.store.SweepResult` (fresh from
+:func:`lrsweep.run`) or a results directory on disk, and a matplotlib ``Axes``
 and returns the ``Axes``. :func:`figure` composes them into one figure per *kind*, and
 :func:`draw_all` writes the figures to files (PDF/SVG vector with the big images
 rasterised, PNG), byte-identical for the same data.
@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from lrsweep import figstyle  # noqa: E402
+from lrsweep import figstyle, store  # noqa: E402
 from lrsweep import theory as _theory  # noqa: E402
 from lrsweep.figstyle import LABELS, OUTCOME_COLOURS, STYLE, label  # noqa: E402,F401  (public names)
 from lrsweep.store import SweepResult  # noqa: E402
@@ -56,6 +56,7 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
     this panel's). Markers: the refined critical value of each slice; dashed: the
     closed-form boundary. Returns ``ax``; the image is ``ax.collections[0]``.
     """
+    result = as_result(result)
     xs = np.asarray(result.spec.axis(x).values, float)
     ys = np.asarray(result.spec.axis(y).values, float)
     raw = grid_array(result, "score", x, y, where)
@@ -78,13 +79,13 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
         bb = _select(b, where).sort_values(y)
         bb = bb[bb["critical"].notna()]
         step = max(1, math.ceil(len(bb) / 24))  # at most ~24 markers: the theory line must stay visible
-        (m,) = ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=2.6, mfc="white", mec="black",
+        (m,) = ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=_ms(2.6), mfc="white", mec="black",
                        mew=0.6, label=f"measured ({result.spec.steps} steps)", zorder=3)
         m.set_gid("measured")
         dense = _dense(ys, ylog)
         th = _closed_form(result, dense, y, where, exclude=(x, y))
         if th is not None:
-            (t,) = ax.plot(th, dense, "k--", lw=0.9, label=f"theory: {_theory_label(result)}", zorder=4)
+            (t,) = ax.plot(th, dense, "k--", lw=_lw(0.9), label=f"theory: {_theory_label(result)}", zorder=4)
             t.set_gid("theory")
         ax.set_xlim(xe[0], xe[-1])
         ax.set_ylim(ye[0], ye[-1])
@@ -100,6 +101,7 @@ def plot_boundary_curve(result: SweepResult, ax, *, along: str, where: dict | No
     triangles: the asymptotic estimate; solid line: the closed form on a dense grid;
     dotted: the exact finite-horizon value. Returns ``ax``.
     """
+    result = as_result(result)
     spec = result.spec
     b = _select(result.boundary, where).sort_values(along)
     b = b[b["critical"].notna()]
@@ -109,21 +111,21 @@ def plot_boundary_curve(result: SweepResult, ax, *, along: str, where: dict | No
     step = max(1, math.ceil(len(b) / 30))
     s = b.iloc[::step]
     c = s["critical"].to_numpy()
-    eb = ax.errorbar(s[along], c, yerr=[c - s["lower"].to_numpy(), s["upper"].to_numpy() - c], fmt="o", ms=3,
+    eb = ax.errorbar(s[along], c, yerr=[c - s["lower"].to_numpy(), s["upper"].to_numpy() - c], fmt="o", ms=_ms(3),
                      mfc="white", mec=figstyle.colours()[0], mew=0.8, ecolor=figstyle.colours()[0], elinewidth=0.8,
                      capsize=1.5, label=f"measured ({spec.steps} steps)", zorder=3)
     eb.lines[0].set_gid("measured")
     if "critical_asymptotic" in s and s["critical_asymptotic"].notna().any():
-        (a,) = ax.plot(s[along], s["critical_asymptotic"], "^", ms=2.8, color=figstyle.colours()[1],
+        (a,) = ax.plot(s[along], s["critical_asymptotic"], "^", ms=_ms(2.8), color=figstyle.colours()[1],
                        label="measured (asymptotic)", zorder=3)
         a.set_gid("measured-asymptotic")
     dense = _dense(xs, xlog)
     th = _closed_form(result, dense, along, where, exclude=(spec.boundary.axis, along))
     if th is not None:
-        (t,) = ax.plot(dense, th, "k-", lw=0.9, label=f"theory: {_theory_label(result)}", zorder=2)
+        (t,) = ax.plot(dense, th, "k-", lw=_lw(0.9), label=f"theory: {_theory_label(result)}", zorder=2)
         t.set_gid("theory")
     if "theory_finite" in b and b["theory_finite"].notna().any():
-        (f,) = ax.plot(b[along], b["theory_finite"], ":", color="0.25", lw=0.9, label=f"exact, {spec.steps} steps",
+        (f,) = ax.plot(b[along], b["theory_finite"], ":", color="0.25", lw=_lw(0.9), label=f"exact, {spec.steps} steps",
                        zorder=2)
         f.set_gid("theory-finite")
     ax.set_xscale("log" if xlog else "linear")
@@ -137,6 +139,7 @@ def plot_boundary_curve(result: SweepResult, ax, *, along: str, where: dict | No
 
 def plot_critical_by(result: SweepResult, ax, *, by: str):
     """Refined critical value per category of ``by`` (e.g. schedule), exact finite-horizon theory beside it."""
+    result = as_result(result)
     b = result.boundary.reset_index(drop=True)
     ypos = np.arange(len(b))
     colours = figstyle.colours()
@@ -144,13 +147,13 @@ def plot_critical_by(result: SweepResult, ax, *, by: str):
         c = colours[i % len(colours)]
         if np.isfinite(row["critical"]):
             ax.errorbar(row["critical"], i, xerr=[[row["critical"] - row["lower"]], [row["upper"] - row["critical"]]],
-                        fmt="o", color=c, ms=3.5)
-            ax.plot([row["grid_lower"], row["grid_upper"]], [i, i], "-", color="0.75", lw=3, zorder=1,
+                        fmt="o", color=c, ms=_ms(3.5))
+            ax.plot([row["grid_lower"], row["grid_upper"]], [i, i], "-", color="0.75", lw=_lw(3), zorder=1,
                     solid_capstyle="butt")
         if "theory_finite" in row and np.isfinite(row["theory_finite"]):
-            ax.plot(row["theory_finite"], i, "x", color="k", ms=5, mew=0.8)
+            ax.plot(row["theory_finite"], i, "x", color="k", ms=_ms(5), mew=0.8)
     ax.legend([Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], marker="x", ls="none", color="k"),
-               Line2D([], [], color="0.75", lw=3)],
+               Line2D([], [], color="0.75", lw=_lw(3))],
               ["measured", "exact (product formula)", "grid bracket"], fontsize="x-small", loc="best")
     ax.set_yticks(ypos, [str(v).replace("_", " ") for v in b[by]])
     for i, tick in enumerate(ax.get_yticklabels()):
@@ -169,6 +172,7 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
     the exact finite-horizon value (dotted). Losses below ``converge_tol·10⁻³`` sit on
     that floor; diverged runs end the curve (and, without ``by``, are drawn at the top).
     """
+    result = as_result(result)
     t = _select(result.table, where)
     if by is not None and slices is not None:
         t = _select_any(t, by, slices)
@@ -182,23 +186,23 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
         final = np.where(g["diverged"], np.nan, np.clip(g["final_loss"].to_numpy(float), floor, None))
         best = np.where(g["diverged"], np.nan, np.clip(g["min_loss"].to_numpy(float), floor, None))
         name = None if key is None else f"{figstyle.short(by)} = {_fmt(key)}"
-        (ln,) = ax.plot(g[x], final, "-", color=c, lw=0.9, label=name)
+        (ln,) = ax.plot(g[x], final, "-", color=c, lw=_lw(0.9), label=name)
         ln.set_gid("final-loss")
-        ax.plot(g[x], best, ":", color=c, lw=0.8)
+        ax.plot(g[x], best, ":", color=c, lw=_lw(0.8))
         if by is None:
             top = g["initial_loss"].max() * 10
             for oname, col in OUTCOME_COLOURS.items():
                 m = (g["outcome"] == oname).to_numpy()
                 yy = np.where(g["diverged"], top, np.clip(g["final_loss"].to_numpy(float), floor, None))
-                ax.plot(g[x][m], yy[m], "o", ms=1.6, color=col, label=oname, ls="none")
+                ax.plot(g[x][m], yy[m], "o", ms=_ms(1.6), color=col, label=oname, ls="none")
         if b is not None and len(b):
             bb = b if by is None else _select(b, {by: key})
             for _, row in _select(bb, where).iterrows():
                 if np.isfinite(row["critical"]):
-                    ax.axvline(row["critical"], color=c, lw=0.8, ls="-", alpha=0.8, gid="critical")
+                    ax.axvline(row["critical"], color=c, lw=_lw(0.8), ls="-", alpha=0.8, gid="critical")
                 for col, ls in (("theory", "--"), ("theory_finite", ":")):
                     if np.isfinite(row.get(col, np.nan)):
-                        ax.axvline(row[col], color="k" if by is None else c, lw=0.7, ls=ls)
+                        ax.axvline(row[col], color="k" if by is None else c, lw=_lw(0.7), ls=ls)
     ax.set_xscale("log" if _is_log(result, x) else "linear")
     ax.set_yscale("log")
     ax.set_xlabel(label(x))
@@ -206,8 +210,8 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
     if legend:
         handles, labels_ = ax.get_legend_handles_labels()
         if b is not None and len(b):
-            handles += [Line2D([], [], color="0.3", lw=0.8), Line2D([], [], color="k", lw=0.7, ls="--"),
-                        Line2D([], [], color="k", lw=0.7, ls=":")]
+            handles += [Line2D([], [], color="0.3", lw=_lw(0.8)), Line2D([], [], color="k", lw=_lw(0.7), ls="--"),
+                        Line2D([], [], color="k", lw=_lw(0.7), ls=":")]
             labels_ += ["measured critical", "theory", f"exact, {result.spec.steps} steps"]
         ax.legend(handles, labels_, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                   borderaxespad=0)
@@ -216,21 +220,22 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
 
 def plot_loss_scored(result: SweepResult, ax, *, x: str, where: dict | None = None, reference=None):
     """Final loss against ``x`` with each run coloured by its equalised signed score; returns the scatter."""
+    result = as_result(result)
     t = _select(result.table, where).sort_values(x)
     floor = result.spec.criteria.converge_tol * 1e-3
     top = float(result.table["initial_loss"].max()) * 10
     y = np.where(t["diverged"], top, np.clip(t["final_loss"].to_numpy(float), floor, None))
     ref = t["score"].to_numpy(float) if reference is None else reference
-    ax.plot(t[x], np.where(t["diverged"], np.nan, y), "-", color="0.6", lw=0.6, zorder=1)
+    ax.plot(t[x], np.where(t["diverged"], np.nan, y), "-", color="0.6", lw=_lw(0.6), zorder=1)
     sc = ax.scatter(t[x], y, c=figstyle.equalise(t["score"], ref), cmap=figstyle.SCORE_CMAP, vmin=-1, vmax=1, s=3,
                     linewidths=0, zorder=2, rasterized=True)
     b = result.boundary
     if b is not None and len(b):
         for _, row in _select(b, where).iterrows():
             if np.isfinite(row["critical"]):
-                ax.axvline(row["critical"], color="k", lw=0.8, gid="critical")
+                ax.axvline(row["critical"], color="k", lw=_lw(0.8), gid="critical")
             if np.isfinite(row.get("theory_finite", np.nan)):
-                ax.axvline(row["theory_finite"], color="k", lw=0.8, ls=":")
+                ax.axvline(row["theory_finite"], color="k", lw=_lw(0.8), ls=":")
     ax.set_xscale("log" if _is_log(result, x) else "linear")
     ax.set_yscale("log")
     return sc
@@ -238,19 +243,20 @@ def plot_loss_scored(result: SweepResult, ax, *, x: str, where: dict | None = No
 
 def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
     """``quantity`` (an iterate coordinate ``param_k`` or ``loss``) against step for the recorded configurations."""
+    result = as_result(result)
     tr = result.trajectories
     sel = list(result.spec.trajectories.select) if result.spec.trajectories else []
     colours = figstyle.colours()
     for i, (_, g) in enumerate(tr.groupby("trajectory", sort=True)):
         name = ", ".join(f"{figstyle.short(s)} = {g[s].iloc[0]:g}" if not isinstance(g[s].iloc[0], str)
                          else f"{g[s].iloc[0]}" for s in sel if s in g)
-        ax.plot(g["step"], g[quantity], "o-", ms=2.2, lw=0.9, color=colours[i % len(colours)], label=name)
+        ax.plot(g["step"], g[quantity], "o-", ms=_ms(2.2), lw=_lw(0.9), color=colours[i % len(colours)], label=name)
     ax.set_xlabel("step $t$")
     if quantity == "loss":
         ax.set_yscale("log")
         ax.set_ylabel(r"loss $f(x_t)$")
     else:
-        ax.axhline(0, color="0.6", lw=0.5)
+        ax.axhline(0, color="0.6", lw=_lw(0.5))
         k = quantity.removeprefix("param_")
         ax.set_ylabel(r"iterate $x_t$" if k == "0" else rf"iterate $x_{{t,{k}}}$")
     ax.legend(fontsize="x-small")
@@ -261,6 +267,7 @@ def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
 
 def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | None = None) -> np.ndarray:
     """``metric`` on the ``y`` × ``x`` grid (rows: y), other axes at the values in ``where`` (default: first)."""
+    result = as_result(result)
     spec = result.spec
     arr = result.table.sort_values("config")[metric].to_numpy().reshape(spec.shape)
     index = []
@@ -276,6 +283,11 @@ def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | N
     sub = arr[tuple(index)]
     kept = [a.name for a in spec.axes if a.name in (x, y)]
     return sub if kept == [y, x] else sub.T
+
+
+def as_result(result: SweepResult | str | Path) -> SweepResult:
+    """``result`` itself, or the results directory it names read back from disk (tables, no rerun)."""
+    return result if isinstance(result, SweepResult) else store.load(result)
 
 
 def _is_log(result: SweepResult, name: str) -> bool:
@@ -367,6 +379,21 @@ def _fmt(v) -> str:
 
 # ----------------------------------------------------------------------------------- figures
 
+def _lw(w: float) -> float:
+    """A line width given for the paper style (lines.linewidth = 1), scaled to the current style."""
+    return w * plt.rcParams["lines.linewidth"]
+
+
+def _ms(m: float) -> float:
+    """A marker size given for the paper style (lines.markersize = 3), scaled to the current style."""
+    return m * plt.rcParams["lines.markersize"] / 3.0
+
+
+def _default_width() -> float:
+    """A single-panel figure's width: the style's own (paper: one column, slides: 7 in)."""
+    return float(plt.rcParams["figure.figsize"][0])
+
+
 def _plane(result: SweepResult) -> tuple[str, str] | None:
     """The two numeric axes a phase image spans (boundary axis first), or ``None``."""
     spec = result.spec
@@ -428,7 +455,7 @@ def phase_figure(result: SweepResult, *, width=None, facet: str | None = None):
     x, y = plane
     by = _facet_axis(result, plane, facet)
     if by is None:
-        w = figstyle.width(width or "one")
+        w = figstyle.width(width or _default_width())
         fig, ax = plt.subplots(figsize=(w, w * 0.72), layout="constrained")
         plot_phase(result, ax, x=x, y=y)
         return fig
@@ -451,7 +478,7 @@ def boundary_figure(result: SweepResult, *, width=None, facet: str | None = None
     slices = [a for a in spec.axes if a.name != spec.boundary.axis and len(a) > 1]
     if not slices:
         return None
-    w = figstyle.width(width or "one")
+    w = figstyle.width(width or _default_width())
     along = next((a for a in slices if not a.categorical), None)
     if along is None:
         fig, ax = plt.subplots(figsize=(w, max(1.6, 0.28 * len(b) + 0.6)), layout="constrained")
@@ -478,7 +505,7 @@ def loss_figure(result: SweepResult, *, width=None, facet: str | None = None):
     others = [a for a in spec.axes if a.name != x and len(a) > 1]
     by = others[0].name if others else None
     slices = None if by is None else _pick(spec.axis(by).values, 6 if spec.axis(by).categorical else 4)
-    w = figstyle.width(width or "one")
+    w = figstyle.width(width or _default_width())
     fig, ax = plt.subplots(figsize=(w, w * 0.66), layout="constrained")
     plot_loss_vs_lr(result, ax, x=x, by=by, slices=slices)
     return fig
@@ -515,7 +542,7 @@ def schedules_figure(result: SweepResult, *, width=None, facet: str | None = Non
         ax.set_xlabel(label(x) if ax.get_subplotspec().is_last_row() or ax is used[-1] else "")
         ax.set_ylabel("final loss" if ax.get_subplotspec().is_first_col() else "")
     _score_colorbar(fig, scatters[0], used, ref)
-    fig.legend([Line2D([], [], color="k", lw=0.8), Line2D([], [], color="k", lw=0.8, ls=":")],
+    fig.legend([Line2D([], [], color="k", lw=_lw(0.8)), Line2D([], [], color="k", lw=_lw(0.8), ls=":")],
                ["measured critical", f"exact, {spec.steps} steps"], loc="outside lower center", ncols=2,
                title="diverged runs drawn at 10× the initial loss", title_fontsize="x-small",
                fontsize="x-small")
@@ -529,6 +556,7 @@ FIGURES = {"phase": phase_figure, "boundary": boundary_figure, "loss": loss_figu
 def figure(result: SweepResult, kind: str, *, width=None, facet: str | None = None):
     """The figure of ``kind`` for ``result`` (call inside :func:`lrsweep.figstyle.use`), or ``None``
     when that kind does not apply (e.g. ``boundary`` without a boundary axis)."""
+    result = as_result(result)
     if kind not in FIGURES:
         raise ValueError(f"--kind: expected some of {', '.join(KINDS)}, found {kind!r}")
     return FIGURES[kind](result, width=width, facet=facet)
@@ -541,6 +569,7 @@ def draw_all(result: SweepResult, out: str | Path, formats=("pdf", "png"), *, ki
     A 2-D sweep without a boundary axis gets its phase image only; a 1-D sweep its loss
     curve (and trajectories when recorded). Files are byte-identical for the same data.
     """
+    result = as_result(result)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []

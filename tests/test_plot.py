@@ -2,6 +2,7 @@
 log axes, distinct phase colours), byte-identical files, every kind, styles and sizes, the CLI."""
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -242,7 +243,7 @@ def test_styles_and_journal_widths(momentum):
 
 
 def test_cli_plot_kinds_style_and_errors(tmp_path, capsys):
-    import shutil
+
 
     d = tmp_path / "x2"
     shutil.copytree(RESULTS / "x2-gd", d)
@@ -258,3 +259,17 @@ def test_cli_plot_kinds_style_and_errors(tmp_path, capsys):
         assert main(["plot", str(d), *bad]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and field in err
+
+
+def test_gallery_redraws_from_results_dirs(tmp_path):
+    from lrsweep import gallery
+
+    res = tmp_path / "results"
+    shutil.copytree(RESULTS / "x2-gd", res / "x2-gd", ignore=shutil.ignore_patterns("*.png", "*.pdf"))
+    paths = gallery.build(res, screenshot=False)
+    assert [p.name for p in paths] == ["x2-gd-loss.png", "x2-gd-trajectories.png"]  # the others are absent: skipped
+    for p in paths:
+        assert p.parent == res / "gallery" and 10_000 < p.stat().st_size < 300_000
+    fig = plot.figure(res / "x2-gd", "loss")  # a results directory on disk works wherever a result does
+    assert fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
