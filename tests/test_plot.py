@@ -243,8 +243,6 @@ def test_styles_and_journal_widths(momentum):
 
 
 def test_cli_plot_kinds_style_and_errors(tmp_path, capsys):
-
-
     d = tmp_path / "x2"
     shutil.copytree(RESULTS / "x2-gd", d)
     for f in d.glob("*.p*g"):
