@@ -121,7 +121,7 @@ class TrajectorySpec:
 @dataclass(frozen=True)
 class RunSpec:
     chunk_size: int = 16384  # configurations per dispatched chunk and device (a multiple of `batch`)
-    batch: int = 512         # configurations vectorised together (the vmap width): fixes the numerics
+    batch: int = 0           # configurations vectorised together (the vmap width; 0: automatic): fixes the numerics
     check_every: int = 10    # the loss is observed every k updates (and after the last one)
     devices: int = 0         # local devices to shard over (0: all)
 
@@ -479,7 +479,7 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
         if k not in ("chunk_size", "batch", "check_every", "devices"):
             v.fail(f"run.{k}", "one of chunk_size, batch, check_every, devices", k)
     return RunSpec(chunk_size=v.integer(t, "chunk_size", default=16384, minimum=1, prefix="run."),
-                   batch=v.integer(t, "batch", default=512, minimum=1, prefix="run."),
+                   batch=v.integer(t, "batch", default=0, minimum=0, prefix="run."),
                    check_every=v.integer(t, "check_every", default=10, minimum=1, prefix="run."),
                    devices=v.integer(t, "devices", default=0, minimum=0, prefix="run."))
 

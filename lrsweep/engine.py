@@ -60,9 +60,6 @@ class Program:
         local = jax.local_devices()
         n = devices if devices is not None else spec.run.devices
         self.devices = tuple(local[: n] if n else local)
-        self.batch = _grid.batch_size_for(spec)
-        self.device_chunk = _grid.chunk_size_for(spec, chunk_size, len(self.devices))
-        self.chunk_size = self.device_chunk * len(self.devices)  # configurations per dispatched chunk
         self.loss_factory = _with_minimum(_losses.resolve_loss(spec.loss.name), spec.loss.minimum)
         self.swept = tuple(a.name for a in spec.axes)
         self.compile_seconds = 0.0
@@ -73,6 +70,22 @@ class Program:
             host_loss = self._loss(self._defaults())
             self.known_minimum = host_loss.minimum is not None
             self.dim = host_loss.dim
+            self.state_bytes = self._state_bytes()
+        self.batch = _grid.batch_size_for(spec, self.state_bytes)
+        self.device_chunk = _grid.chunk_size_for(spec, chunk_size, len(self.devices), self.batch)
+        self.chunk_size = self.device_chunk * len(self.devices)  # configurations per dispatched chunk
+
+    def _state_bytes(self) -> int:
+        """Bytes of one configuration's parameters and optimizer state (sizes the vmap width)."""
+        def state(v):
+            _, params, opt, _ = self._setup(v)
+            return params, opt.init(params)
+
+        try:
+            shapes = jax.eval_shape(state, self._defaults())
+        except Exception:  # noqa: BLE001  (reported with file and field by check())
+            return 0
+        return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes)))
 
     # ------------------------------------------------------------------ one configuration
 
@@ -109,6 +122,8 @@ class Program:
                                                                      spec.optimizer.params.get("learning_rate"))
         lr = jnp.asarray(lr, self.dtype)
         names = self._schedule_names()
+        if all(n in ("constant", _schedules.PLATEAU) for n in names):
+            return lr  # a constant learning rate: no step counter in the optimizer state, no schedule per update
         factors = [functools.partial(_schedules.SCHEDULES.get(n, _schedules.constant), **self._schedule_params(n, v))
                    if n != _schedules.PLATEAU else _schedules.constant for n in names]
         if len(names) == 1:
@@ -396,7 +411,8 @@ class Program:
             c = {**self._defaults(), **{k: self._cast(k, np.asarray([x]))[0] for k, x in v.items()}}
             c["learning_rate"] = self._cast("learning_rate", np.ones(1))[0]
             lr = self._learning_rate(c)
-            return np.asarray(jax.vmap(lr)(jnp.arange(self.spec.steps + 1, dtype=jnp.int32)), np.float64)
+            t = jnp.arange(self.spec.steps + 1, dtype=jnp.int32)
+            return np.asarray(jax.vmap(lr)(t) if callable(lr) else jnp.broadcast_to(lr, t.shape), np.float64)
 
     def hessians_at_init(self, values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Hessian (n, d, d) at the initial point and the initial point (n, d) of flat-vector losses.

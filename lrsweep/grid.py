@@ -56,22 +56,40 @@ def pad(values: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
     return out
 
 
-def batch_size_for(spec: SweepSpec) -> int:
-    """The vmap width ``B``: ``run.batch``, never wider than the grid.
+BATCH_BYTES = 1 << 21  # the automatic vmap width keeps ~2 MiB of parameters and optimizer state per block
+
+
+def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
+    """The vmap width ``B``: ``run.batch``, or when that is 0 the power of two (64 … 2¹⁸) whose block
+    of parameters and optimizer state (``state_bytes`` per configuration) fills about
+    :data:`BATCH_BYTES` — a cache-sized working set; never wider than the grid.
 
     Every configuration is computed by the same ``B``-wide program (chunks are ``lax.map``-ped over
     blocks of ``B``), so a configuration's result does not depend on the chunk length, the number of
     devices or of processes: XLA's code for a vectorised loop may round differently (e.g. where it
-    fuses a multiply-add) for different array lengths, and a fixed width rules that out.
+    fuses a multiply-add) for different array lengths, and a fixed width rules that out. ``B``
+    depends only on the sweep definition.
+
+    >>> from lrsweep.config import from_dict
+    >>> spec = from_dict({"name": "t", "steps": 1, "loss": {"name": "quadratic", "curvatures": [1.0]},
+    ...                   "axes": {"learning_rate": {"min": 0.1, "max": 1.0, "num": 10**6}}})
+    >>> batch_size_for(spec, state_bytes=4)   # 2 MiB / 4 B, capped at 2^18
+    262144
+    >>> batch_size_for(spec, state_bytes=4000)
+    512
     """
-    return max(1, min(spec.run.batch, spec.size))
+    b = spec.run.batch
+    if b == 0:
+        per = max(1, state_bytes)
+        b = 1 << int(np.clip(np.round(np.log2(BATCH_BYTES / per)), 6, 18))
+    return max(1, min(b, spec.size))
 
 
-def chunk_size_for(spec: SweepSpec, requested: int | None = None, devices: int = 1) -> int:
+def chunk_size_for(spec: SweepSpec, requested: int | None = None, devices: int = 1, batch: int | None = None) -> int:
     """Configurations per device in one dispatched chunk: ``requested`` (default ``run.chunk_size``)
     rounded up to a multiple of the batch width, and no longer than the device's share of the grid
     (a padded chunk costs as much as a full one)."""
-    b = batch_size_for(spec)
+    b = batch or batch_size_for(spec)
     share = math.ceil(spec.size / max(1, devices))
     c = min(requested or spec.run.chunk_size, share)
     return max(1, math.ceil(c / b)) * b
