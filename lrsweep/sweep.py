@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lrsweep import boundary as _boundary
+from lrsweep import curvature as _curvature
 from lrsweep import grid as _grid
 from lrsweep import theory as _theory
 from lrsweep.config import SweepSpec
@@ -78,6 +79,7 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         refine_seconds = time.perf_counter() - t1
         refine_configs = counted["n"]
         boundary = _theory.annotate(spec, program, boundary)
+        boundary = _curvature.annotate(spec, program, boundary)  # sharpness and 2(1+β)/λ_max beside it
 
     trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
 
