@@ -45,6 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--no-screenshot", action="store_true", help="skip the report screenshot (needs Chromium)")
 
     sub.add_parser("list", help="built-in losses, optimizers, schedules and their parameters")
+    sg = sub.add_parser("suggest", help="recommend a learning rate: sweep + refine, sharpness, LR range test")
+    sg.add_argument("loss", help="built-in loss name or module:function / path.py:function")
+    sg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a loss parameter (TOML value), e.g. --set width=32 --set activation='\"relu\"'")
+    sg.add_argument("--optimizer", default="sgd", help="optax optimizer name (default sgd)")
+    sg.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="an optimizer hyperparameter, e.g. --opt momentum=0.9")
+    sg.add_argument("--init", action="append", default=[], metavar="KEY=VALUE",
+                    help="[init] field, e.g. --init 'points=[[1.0, 1.0]]' or --init scale=2")
+    sg.add_argument("--steps", type=int, default=200, help="updates per run (default 200)")
+    sg.add_argument("--min", type=float, default=1e-6, help="smallest learning rate (default 1e-6)")
+    sg.add_argument("--max", type=float, default=1e2, help="largest learning rate (default 1e2)")
+    sg.add_argument("--num", type=int, default=64, help="grid points (log-spaced, default 64)")
+    sg.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    sg.add_argument("--fraction", type=float, default=0.5, help="recommended = fraction × critical (default 0.5)")
+    sg.add_argument("--range-steps", type=int, default=300, help="length of the LR range test's ramp (300)")
     return p
 
 
@@ -61,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             from lrsweep import report
 
             return report.cli(args)
+        if args.command == "suggest":
+            from lrsweep import suggest
+
+            return suggest.cli(args)
         if args.command == "gallery":
             from lrsweep import gallery
 
