@@ -23,7 +23,20 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--chunk-size", type=int, help="configurations per compiled chunk (default: run.chunk_size)")
     r.add_argument("--no-figures", action="store_true", help="write tables only")
     r.add_argument("--format", default="pdf,png", help="figure formats (default: pdf,png)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace a results directory that holds a different sweep (default: refuse)")
+    r.add_argument("--devices", type=int, metavar="N",
+                   help="local devices to shard the grid over (default: run.devices, 0 = all; on a CPU host, "
+                        "N host devices are created, one per core by default)")
+    d = r.add_argument_group("multi-host (JAX's distributed runtime; see README 'Running on clusters')")
+    d.add_argument("--distributed", action="store_true",
+                   help="join a multi-process run: jax.distributed.initialize; each process runs its share of "
+                        "the chunks, process 0 assembles the results")
+    d.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="address of process 0 (default: $JAX_COORDINATOR_ADDRESS, or detected on Slurm / Open MPI)")
+    d.add_argument("--num-processes", type=int, metavar="P", help="default: $JAX_NUM_PROCESSES or detected")
+    d.add_argument("--process-id", type=int, metavar="I", help="default: $JAX_PROCESS_ID or detected")
 
     pl = sub.add_parser("plot", help="redraw the figures of a results directory (no rerun)")
     pl.add_argument("dir", help="results directory")
@@ -110,16 +123,27 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _run(args) -> int:
-    from lrsweep.config import SweepError, load_sweep
+    from lrsweep import devices as _devices
 
     try:
         formats = _formats(args.format)
         if args.chunk_size is not None and args.chunk_size < 1:
             raise ValueError(f"--chunk-size: expected an integer ≥ 1, found {args.chunk_size}")
+        if args.devices is not None and args.devices < 0:
+            raise ValueError(f"--devices: expected an integer ≥ 0, found {args.devices}")
+        _devices.host_devices(args.devices)  # before JAX starts: CPU cores as devices
+        if args.distributed:
+            _devices.initialize(args.coordinator, args.num_processes, args.process_id)
+    except (ValueError, RuntimeError) as e:
+        return _fail(str(e))
+
+    from lrsweep.config import SweepError, load_sweep
+
+    try:
         spec = load_sweep(args.file, args.overrides)
         from lrsweep.engine import Program
 
-        Program(spec, chunk_size=args.chunk_size).check()
+        Program(spec, chunk_size=args.chunk_size, devices=args.devices).check()
     except (SweepError, ValueError) as e:
         return _fail(str(e))
 
@@ -127,11 +151,17 @@ def _run(args) -> int:
 
     out = Path(args.out) if args.out else Path("results") / spec.name
     try:
-        result = run(spec, out=out, progress=not args.quiet, chunk_size=args.chunk_size)
+        result = run(spec, out=out, progress=not args.quiet, chunk_size=args.chunk_size, devices=args.devices,
+                     overwrite=args.overwrite, distributed=args.distributed)
     except SweepError as e:
         return _fail(str(e))
+    if result is None:  # a worker process of a distributed run: process 0 wrote the results
+        return 0
     figures = []
-    if not args.no_figures:
+    if result.table is None:
+        print(f"{spec.name}: {spec.size} configurations: too many to draw from memory; table in {out}",
+              file=sys.stderr)
+    elif not args.no_figures:
         from lrsweep import plot
 
         figures = plot.draw_all(result, out, formats=formats)

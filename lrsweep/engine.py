@@ -260,8 +260,8 @@ class Program:
         return {k: v.reshape(n) for k, v in jax.lax.map(self._block, blocks).items()}
 
     def _sweep_chunk(self, values: dict[str, jax.Array]) -> dict[str, jax.Array]:
-        if len(self.devices) == 1:
-            return self._local_chunk(values)
+        # Always through shard_map, one device or many: the per-device program then goes through the
+        # same compiler passes whatever the device count (results are bit-identical across counts).
         spec = jax.sharding.PartitionSpec(_AXIS)
         return jax.shard_map(self._local_chunk, mesh=self.mesh, in_specs=spec, out_specs=spec,
                              check_vma=False)(values)

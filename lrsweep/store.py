@@ -27,10 +27,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import tomli_w
 
@@ -94,8 +96,13 @@ def host() -> dict[str, Any]:
             "devices": [str(d) for d in jax.devices()], "argv": sys.argv}
 
 
-def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | None = None) -> Path:
-    """Write ``result`` under ``out`` atomically (file by file, manifest last)."""
+def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | None = None,
+         table_file: Path | None = None) -> Path:
+    """Write ``result`` under ``out`` atomically (file by file, manifest last).
+
+    ``table_file``: a finished ``table.parquet`` written elsewhere in ``out`` (streamed chunk by chunk
+    for grids too large to hold), moved into place instead of writing ``result.table``.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
@@ -103,8 +110,11 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
         files = {}
         (tmp / SWEEP).write_text(tomli_w.dumps(_toml_ready(result.spec.to_dict())))
         files[SWEEP] = tmp / SWEEP
-        result.table.to_parquet(tmp / TABLE, index=False)
-        files[TABLE] = tmp / TABLE
+        if table_file is not None:
+            files[TABLE] = Path(table_file)
+        else:
+            result.table.to_parquet(tmp / TABLE, index=False)
+            files[TABLE] = tmp / TABLE
         if result.boundary is not None:
             result.boundary.to_csv(tmp / BOUNDARY, index=False, float_format="%.17g")
             files[BOUNDARY] = tmp / BOUNDARY
@@ -157,3 +167,178 @@ def load(path: str | Path) -> SweepResult:
 
 def asdict(spec: SweepSpec) -> dict:
     return dataclasses.asdict(spec)
+
+
+# --------------------------------------------------------------------------- chunks on disk: resume, lock
+
+CHUNKS = "chunks"
+LOCK = ".lock"
+_VOLATILE = {("run", "chunk_size"), ("run", "devices"), ("description",)}  # do not change a single result
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically: a temporary file beside ``path``, then ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+class Lock:
+    """An exclusive ``flock`` on ``DIR/.lock`` for the duration of a run.
+
+    A second process running into the same directory is refused at once (not queued), with the
+    holder's pid and host in the message. The kernel drops the lock when its holder dies, even by
+    ``SIGKILL``, so an interrupted run never leaves a stale lock behind.
+    """
+
+    def __init__(self, out: str | Path):
+        self.path = Path(out) / LOCK
+        self._fd = None
+
+    def __enter__(self) -> Lock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            from lrsweep.config import SweepError
+
+            raise SweepError(str(self.path.parent), "out", "a results directory no other run is writing",
+                             raw=f"{self.path.parent}: another lrsweep run is writing here ({holder}); wait for it "
+                                 "to finish, or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {platform.node()}".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _comparable(d: dict, prefix: tuple = ()) -> dict:
+    return {k: (_comparable(v, prefix + (k,)) if isinstance(v, dict) else v)
+            for k, v in d.items() if prefix + (k,) not in _VOLATILE}
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            d = _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path}: {a!r} there, {b!r} here"
+
+
+class Ledger:
+    """The chunks of a sweep in progress under ``DIR/chunks/``: what is done, what is left.
+
+    Chunk files are named by the configurations they hold (``rows-<lo>-<hi>.npz``, configurations
+    ``lo … hi-1`` in flat grid order) and written atomically (temporary file, then ``os.replace``),
+    so a file that exists is complete; the manifest (``status: running``) lists the done ranges.
+    The files, not the chunk length, define what is done: a resumed run may use another chunk length
+    or device count and still recomputes nothing finished.
+    """
+
+    def __init__(self, out: Path, n: int):
+        self.out, self.n = out, n
+        self.dir = out / CHUNKS
+
+    @classmethod
+    def open(cls, out: str | Path, spec: SweepSpec, manifest: dict, *, overwrite: bool = False) -> Ledger:
+        """Start or resume ``spec`` in ``out``; refuse a directory holding a different sweep."""
+        import tomllib
+
+        from lrsweep.config import SweepError
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        ledger = cls(out, spec.size)
+        resume = False
+        if (out / SWEEP).exists() and (out / MANIFEST).exists():
+            try:
+                old = from_dict(tomllib.loads((out / SWEEP).read_text()), source=str(out / SWEEP)).to_dict()
+                status = json.loads((out / MANIFEST).read_text()).get("status")
+            except (ValueError, OSError) as e:
+                old, status = None, f"unreadable ({e})"
+            diff = _first_difference(_comparable(old), _comparable(spec.to_dict())) if old is not None else "unreadable"
+            if diff and not overwrite:
+                raise SweepError(str(out), "out", "a results directory of the same sweep",
+                                 raw=f"{out}: holds results of a different sweep ({diff}); choose another --out, "
+                                     "or pass --overwrite to replace them")
+            resume = not diff and status == "running"
+        if not resume:
+            shutil.rmtree(ledger.dir, ignore_errors=True)
+        ledger.dir.mkdir(exist_ok=True)
+        (out / SWEEP).write_text(tomli_w.dumps(_toml_ready(spec.to_dict())))
+        ledger.manifest = {**manifest, "status": "running"}
+        ledger._save_manifest()
+        return ledger
+
+    def done(self) -> list[tuple[int, int]]:
+        """Finished ``(lo, hi)`` ranges, sorted."""
+        spans = []
+        for f in self.dir.glob("rows-*-*.npz"):
+            _, lo, hi = f.stem.split("-")
+            spans.append((int(lo), int(hi)))
+        return sorted(spans)
+
+    def missing(self) -> list[tuple[int, int]]:
+        """The ``(lo, hi)`` ranges still to compute."""
+        gaps, at = [], 0
+        for lo, hi in self.done():
+            if lo > at:
+                gaps.append((at, lo))
+            at = max(at, hi)
+        if at < self.n:
+            gaps.append((at, self.n))
+        return gaps
+
+    def write(self, lo: int, hi: int, metrics: dict[str, np.ndarray]) -> None:
+        """Store one finished chunk atomically, then record it in the manifest."""
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.dir)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **metrics)
+        os.replace(tmp, self.dir / f"rows-{lo:012d}-{hi:012d}.npz")
+        self._save_manifest()
+
+    def read(self, columns: tuple[str, ...] | None = None) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """``(lo, hi, metrics)`` of every finished chunk in grid order (one chunk in memory at a time)."""
+        for lo, hi in self.done():
+            with np.load(self.dir / f"rows-{lo:012d}-{hi:012d}.npz") as z:
+                yield lo, hi, {k: z[k] for k in (columns or z.files)}
+
+    def gather(self, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Whole-grid arrays of a few metric columns (for the boundary search)."""
+        parts = list(self.read(columns))
+        return {c: np.concatenate([p[c] for _, _, p in parts]) for c in columns}
+
+    def finish(self) -> None:
+        """Drop the chunk files once the table holds them."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _save_manifest(self) -> None:
+        done = self.done()
+        self.manifest["chunks_done"] = [list(s) for s in _merge(done)]
+        self.manifest["configurations_done"] = sum(hi - lo for lo, hi in done)
+        write_json(self.out / MANIFEST, self.manifest)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [tuple(s) for s in out]

@@ -15,6 +15,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +27,9 @@ import pandas as pd
 
 from lrsweep import boundary as _boundary
 from lrsweep import curvature as _curvature
+from lrsweep import devices as _devices
 from lrsweep import grid as _grid
+from lrsweep import store as _store
 from lrsweep import theory as _theory
 from lrsweep.config import SweepSpec
 from lrsweep.engine import Program
@@ -36,31 +41,80 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+TABLE_IN_MEMORY = 1 << 22
+"""Grids up to this many configurations also return their table in memory; larger ones stream it to
+``table.parquet`` chunk by chunk (read it back with ``pandas.read_parquet(..., columns=[...])``)."""
+
+
 def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True,
-        chunk_size: int | None = None, figures: bool = False) -> SweepResult:
+        chunk_size: int | None = None, figures: bool = False, devices: int | None = None,
+        overwrite: bool = False, distributed: bool = False) -> SweepResult | None:
     """Run ``spec``: one compiled program over the grid, then boundary refinement and theory.
+
+    With ``out``, every finished chunk is written to ``out/chunks/`` atomically before the next one
+    is collected, and a run interrupted in any way resumes where it stopped when started again on the
+    same directory (nothing finished is recomputed; the final table is identical). Memory stays
+    bounded by the chunk: the table is assembled on disk, and only the boundary search holds two
+    columns of the whole grid.
 
     Args:
       spec: the sweep (see :func:`lrsweep.load_sweep`).
       out: results directory to write (``None``: keep in memory only).
-      progress: show a progress bar over chunks.
-      chunk_size: override ``run.chunk_size``.
+      progress: show a progress bar over chunks (a line every few seconds when not on a terminal).
+      chunk_size: override ``run.chunk_size`` (configurations per device and chunk).
       figures: also draw the default figures into ``out``.
+      devices: local devices to shard over (default ``run.devices``; 0 = all).
+      overwrite: replace a results directory holding a *different* sweep instead of refusing.
+      distributed: this process is one of several joined by ``jax.distributed.initialize``
+        (:func:`lrsweep.devices.initialize`): each runs every ``P``-th chunk on its local devices,
+        process 0 gathers the metrics (JAX collectives), writes and returns the result; the others
+        return ``None``. The table is identical to a single-process run's.
     """
     started = _now()
-    program = Program(spec, chunk_size=chunk_size)
+    program = Program(spec, chunk_size=chunk_size, devices=devices)
     program.check()  # every failure here is a SweepError, before anything is written
+    lead = not distributed or _devices.process_index() == 0
+    if out is None or not lead:
+        return _run(spec, program, out if lead else None, None, progress and lead, figures, started, distributed)
+    out = Path(out)
+    with _store.Lock(out):
+        ledger = _store.Ledger.open(out, spec, {"name": spec.name, "source": spec.source, "started": started,
+                                                "configurations": spec.size, "steps": spec.steps},
+                                    overwrite=overwrite)
+        return _run(spec, program, out, ledger, progress, figures, started, distributed)
+
+
+def _run(spec, program, out, ledger, progress, figures, started, distributed=False) -> SweepResult | None:
     program.compile()
-
-    bar = _progress_bar(spec, program, progress)
+    n = spec.size
+    todo = ledger.missing() if ledger is not None else [(0, n)]
+    if distributed:
+        todo = _broadcast_ranges(todo)
+    bar = _Progress(spec, sum(hi - lo for lo, hi in todo), n - sum(hi - lo for lo, hi in todo), progress)
     t0 = time.perf_counter()
-    values = _grid.configurations(spec)
-    metrics = program.evaluate(values, progress=bar.update if bar else None)
+    parts = []
+    source = _gathered_chunks(program, todo) if distributed else program.evaluate_chunks(ranges=todo)
+    for lo, hi, metrics in source:
+        if ledger is not None:
+            ledger.write(lo, hi, metrics)
+        else:
+            parts.append((lo, hi, metrics))
+        bar.update(hi - lo)
     run_seconds = time.perf_counter() - t0
-    if bar:
-        bar.close()
+    computed = sum(hi - lo for lo, hi in todo)
+    bar.close()
+    if distributed and _devices.process_index() != 0:
+        _devices.barrier("lrsweep: results written")  # process 0 assembles, refines and writes
+        return None
 
-    table = _table(spec, values, metrics)
+    chunks = ledger.read if ledger is not None else (lambda columns=None: iter(parts))
+    table_file = None
+    if ledger is not None:
+        table_file = _write_table(spec, chunks(), out)
+    table = (pd.read_parquet(table_file) if table_file is not None else
+             _table(spec, _grid.configurations(spec), {m: np.concatenate([p[m] for _, _, p in parts])
+                                                         for m in program.metric_names})) if n <= TABLE_IN_MEMORY \
+        else None
 
     boundary = transitions = None
     refine_seconds, refine_configs = 0.0, 0
@@ -71,6 +125,8 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
             counted["n"] += len(next(iter(v.values())))
             return program.evaluate(v)
 
+        needed = ("diverged", "growth_rate")
+        metrics = {c: np.concatenate([p[c] for _, _, p in chunks(needed)]) for c in needed}
         t1 = time.perf_counter()
         boundary, transitions = _boundary.locate(
             spec, metrics, evaluate, batch=_boundary.ROUND_SIZE,
@@ -83,7 +139,6 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
 
     trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
 
-    n = spec.size
     manifest = {
         "status": "complete",
         "name": spec.name,
@@ -91,14 +146,18 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         "started": started,
         "finished": _now(),
         "configurations": n,
+        "configurations_computed": computed,  # fewer than `configurations` when resumed
         "steps": spec.steps,
         "dtype": spec.dtype,
+        "check_every": spec.run.check_every,
+        "batch": program.batch,
         "chunk_size": program.chunk_size,
-        "chunks": _grid.n_chunks(n, program.chunk_size),
+        "devices": len(program.devices),
+        "chunks": _grid.n_chunks(computed, program.chunk_size),
         "compiles": program.compiles,
         "compile_seconds": program.compile_seconds,
         "run_seconds": run_seconds,
-        "config_steps_per_second": n * spec.steps / run_seconds if run_seconds > 0 else None,
+        "config_steps_per_second": computed * spec.steps / run_seconds if run_seconds > 0 and computed else None,
         "refine_seconds": refine_seconds,
         "refine_configurations": refine_configs,
         "versions": versions(),
@@ -108,42 +167,110 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
     result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
                          trajectories=trajectories, manifest=manifest)
     if out is not None:
-        save(result, out)
-        if figures:
+        save(result, out, table_file=table_file)
+        ledger.finish()
+        if figures and table is not None:
             from lrsweep import plot
 
             plot.draw_all(result, out)
+    if distributed:
+        result.manifest["processes"] = _devices.process_count()
+        if out is not None:
+            _store.write_json(out / _store.MANIFEST, result.manifest)
+        _devices.barrier("lrsweep: results written")
     return result
 
 
-def _progress_bar(spec: SweepSpec, program: Program, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+def _broadcast_ranges(todo: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Process 0's list of ranges still to compute, on every process."""
+    from jax.experimental import multihost_utils as mh
 
-    steps = spec.steps
+    k = int(mh.broadcast_one_to_all(np.asarray(len(todo), np.int64)))
+    arr = np.asarray(todo if _devices.process_index() == 0 else np.zeros((k, 2)), np.int64).reshape(k, 2)
+    return [tuple(map(int, r)) for r in mh.broadcast_one_to_all(arr)]
 
-    class Bar:
-        def __init__(self):
-            self.bar = tqdm(total=spec.size, unit="cfg", desc=spec.name, unit_scale=True, leave=True)
-            self.t0 = time.perf_counter()
-            self.done = 0
 
-        def update(self, k: int, n: int):
-            self.done += k
+def _gathered_chunks(program: Program, todo: list[tuple[int, int]]):
+    """Chunks of ``todo`` shared round-robin over the processes; process 0 receives every chunk's
+    metrics (``process_allgather``) and yields them in grid order, the others yield nothing."""
+    from jax.experimental import multihost_utils as mh
+
+    P, me = _devices.process_count(), _devices.process_index()
+    C = program.chunk_size
+    spans = [(a + lo, a + hi) for a, b in todo for lo, hi in _grid.chunks(b - a, C)]
+    for r in range(0, len(spans), P):
+        mine = spans[min(r + me, len(spans) - 1)]  # past the end: repeat the last chunk, discarded
+        _, _, metrics = next(program.evaluate_chunks(ranges=[mine]))
+        padded = {m: np.resize(v, C) for m, v in metrics.items()}
+        gathered = mh.process_allgather(padded)
+        for q in range(P):
+            if me == 0 and r + q < len(spans):
+                lo, hi = spans[r + q]
+                yield lo, hi, {m: np.asarray(v[q][: hi - lo]) for m, v in gathered.items()}
+
+
+def _write_table(spec: SweepSpec, chunks, out: Path) -> Path:
+    """Stream the finished chunks into one Parquet file (a row group per chunk), bounded memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=out)
+    os.close(fd)
+    writer = None
+    try:
+        for lo, hi, metrics in chunks:
+            df = _table(spec, _grid.configurations(spec, lo, hi), metrics, start=lo)
+            t = pa.Table.from_pandas(df, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, t.schema)
+            writer.write_table(t)
+    finally:
+        if writer is not None:
+            writer.close()
+    return Path(tmp)
+
+
+class _Progress:
+    """Progress over chunks: a tqdm bar on a terminal; otherwise a line per chunk at most every 5 s."""
+
+    def __init__(self, spec: SweepSpec, total: int, skipped: int, enabled: bool, every: float = 5.0):
+        self.spec, self.total, self.every, self.done = spec, total, every, 0
+        self.t0 = self.last = time.perf_counter()
+        self.bar = None
+        self.enabled = enabled and total > 0
+        if not self.enabled:
+            return
+        if skipped:
+            print(f"{spec.name}: resuming: {skipped} of {spec.size} configurations already done", file=sys.stderr)
+        if sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="cfg", desc=spec.name, unit_scale=True, leave=True)
+
+    def update(self, k: int) -> None:
+        if not self.enabled:
+            return
+        self.done += k
+        now = time.perf_counter()
+        rate = self.done / max(now - self.t0, 1e-9)
+        if self.bar is not None:
             self.bar.update(k)
-            dt = time.perf_counter() - self.t0
-            if dt > 0:
-                self.bar.set_postfix_str(f"{self.done * steps / dt:.3g} config-steps/s")
+            self.bar.set_postfix_str(f"{rate * self.spec.steps:.3g} config-steps/s")
+        elif now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+            print(f"{self.spec.name}: {self.done}/{self.total} configurations, {rate:.3g} configs/s, "
+                  f"ETA {eta:.0f} s", file=sys.stderr, flush=True)
 
-        def close(self):
+    def close(self) -> None:
+        if self.bar is not None:
             self.bar.close()
 
-    return Bar()
 
-
-def _table(spec: SweepSpec, values: dict[str, np.ndarray], metrics: dict[str, np.ndarray]) -> pd.DataFrame:
-    cols = {"config": np.arange(spec.size)}
+def _table(spec: SweepSpec, values: dict[str, np.ndarray], metrics: dict[str, np.ndarray], start: int = 0
+           ) -> pd.DataFrame:
+    n = len(next(iter(metrics.values())))
+    cols = {"config": np.arange(start, start + n)}
     for a in spec.axes:
         v = values[a.name]
         if a.categorical:
