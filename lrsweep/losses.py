@@ -41,6 +41,7 @@ __all__ = [
     "LOSSES",
     "cubic",
     "describe_losses",
+    "fractal_mlp",
     "mlp",
     "plateau",
     "quadratic",
@@ -480,7 +481,11 @@ def mlp(
 
     Returns:
       ``Loss(fn, init, minimum=0.0 or None, hessian_eigenvalues=None,
-      dim=None)``.
+      dim=None, extras)``; ``extras`` (hidden layers with a nonlinear
+      activation) gives ``dead_fraction`` for relu (hidden units whose
+      pre-activation is <= 0 on every example: they pass no gradient) or
+      ``saturated_fraction`` for tanh/sigmoid (``|pre-activation| > 3`` on
+      every example).
 
     >>> loss = mlp(width=4, depth=2, n_inputs=3, n_data=5)
     >>> params = loss.init(jax.random.key(0), jnp.float32(1.0))
@@ -524,13 +529,109 @@ def mlp(
         out = _mlp_apply(params, x_data.astype(dtype), depth, act)
         return jnp.mean((out - y_data.astype(dtype)) ** 2)
 
+    def extras(params: PyTree) -> dict[str, jax.Array]:
+        """Fraction of hidden units that are dead (relu: pre-activation <= 0 on every example, so
+        no gradient reaches their weights) or saturated (tanh/sigmoid: |pre-activation| > 3 on every
+        example, derivative below 0.01 / 0.05)."""
+        dtype = jnp.result_type(params["layer0"]["w"])
+        h, stuck = x_data.astype(dtype), []
+        for i in range(depth):
+            pre = h @ params[f"layer{i}"]["w"] + params[f"layer{i}"]["b"][None, :]
+            stuck.append(jnp.all(pre <= 0, axis=0) if activation == "relu" else jnp.all(jnp.abs(pre) > 3, axis=0))
+            h = act(pre)
+        name = "dead_fraction" if activation == "relu" else "saturated_fraction"
+        return {name: jnp.mean(jnp.concatenate(stuck).astype(dtype))}
+
     realizable = teacher_width <= width or depth == 0 or activation == "linear"
     return Loss(fn=fn, init=init, minimum=0.0 if realizable else None,
-                hessian_eigenvalues=None, dim=None)
+                hessian_eigenvalues=None, dim=None,
+                extras=extras if depth > 0 and activation != "linear" else None)
 
 
 mlp.static = frozenset(
     {"width", "depth", "activation", "n_inputs", "n_data", "teacher_width"})
+
+
+# --------------------------------------------------------------------------- the fractal-boundary network
+
+_FRACTAL_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": lambda z: jnp.tanh(z * math.sqrt(2.0)),
+    "relu": lambda z: jax.nn.relu(z) * math.sqrt(2.0),
+    "identity": lambda z: z,
+}
+
+
+def fractal_mlp(
+    *,
+    width: int = 16,
+    activation: str = "tanh",
+    n_data: int | None = None,
+    data_seed: Any = 0,
+    init_offset: Any = 0.0,
+) -> Loss:
+    r"""Sohl-Dickstein's (2024) network: one hidden layer, no biases, mean-field scaling, random targets.
+
+    .. math::
+        g_\theta(x) = \frac{1}{\sqrt{w}}\, \phi\!\Big(\frac{x W_0}{\sqrt{w}}\Big) \frac{W_1}{\sqrt{w}},
+        \qquad f(\theta) = \frac1n \sum_{j=1}^{n} \big(g_\theta(x_j) - y_j\big)^2,
+
+    with :math:`x_j \in \mathbb R^{w}`, :math:`y_j \in \mathbb R` all i.i.d. :math:`\mathcal N(0, 1)`
+    (drawn from ``data_seed``), :math:`\phi(z) = \tanh(\sqrt2 z)`, :math:`\sqrt2\,\mathrm{relu}(z)` or
+    :math:`z` (``"identity"``: a deep linear network), as in the paper's notebook. Params are
+    ``{"layer0": W0 (w, w), "layer1": W1 (w, 1)}`` (the groups one learning rate per layer is swept by);
+    ``init(key, scale)`` draws every weight :math:`\mathcal N(0, 1)\cdot` ``scale`` and adds
+    ``init_offset`` to every entry of ``W0`` (the paper's "initialisation offset vs learning rate"
+    phase space; the offset is applied once, at initialisation).
+
+    Args:
+      width: the width ``w`` of the input and the hidden layer, ``>= 1``.
+      activation: ``"tanh"``, ``"relu"`` or ``"identity"``.
+      n_data: number of data points; default: as many as parameters, ``w² + w`` (``w`` for
+        ``"identity"``, as in the notebook).
+      data_seed: integer-valued seed in ``[0, 2**31)``, sweepable.
+      init_offset: added to the initial input-layer weights, sweepable.
+
+    Returns:
+      ``Loss(fn, init, minimum=None, hessian_eigenvalues=None, dim=None)``.
+
+    >>> loss = fractal_mlp(width=4)
+    >>> params = loss.init(jax.random.key(0), jnp.float32(1.0))
+    >>> sorted(params), params["layer0"].shape, params["layer1"].shape
+    (['layer0', 'layer1'], (4, 4), (4, 1))
+    >>> float(loss.fn(params)) > 0.0
+    True
+    """
+    if activation not in _FRACTAL_ACTIVATIONS:
+        raise ValueError(f"fractal_mlp: {activation=} must be one of {tuple(_FRACTAL_ACTIVATIONS)}")
+    _check_positive_int("fractal_mlp", "width", width)
+    if n_data is None:
+        n_data = width if activation == "identity" else width * width + width
+    _check_positive_int("fractal_mlp", "n_data", n_data)
+    _check(_valid_seed(data_seed), lambda: f"fractal_mlp: {data_seed=} must be an integer in [0, 2**31)")
+    act = _FRACTAL_ACTIVATIONS[activation]
+    key_x, key_y = jax.random.split(jax.random.key(jnp.asarray(data_seed).astype(jnp.uint32)))
+    data_dtype = _float_dtype(init_offset)
+    x_data = jax.random.normal(key_x, (n_data, width), data_dtype)
+    y_data = jax.random.normal(key_y, (n_data, 1), data_dtype)
+    root = math.sqrt(width)
+
+    def init(key: jax.Array, scale: Any) -> PyTree:
+        scale = jnp.asarray(scale)
+        dtype = scale.dtype if jnp.issubdtype(scale.dtype, jnp.floating) else _float_dtype()
+        draw = jax.random.normal(key, (width * width + width,), dtype) * scale.astype(dtype)
+        return {"layer0": draw[: width * width].reshape(width, width) + jnp.asarray(init_offset, dtype),
+                "layer1": draw[width * width:].reshape(width, 1)}
+
+    def fn(params: PyTree) -> jax.Array:
+        dtype = jnp.result_type(params["layer0"])
+        hidden = act(x_data.astype(dtype) @ params["layer0"] / root)
+        out = hidden @ params["layer1"] / root / root
+        return jnp.mean((out - y_data.astype(dtype)) ** 2)
+
+    return Loss(fn=fn, init=init, minimum=None, hessian_eigenvalues=None, dim=None)
+
+
+fractal_mlp.static = frozenset({"width", "activation", "n_data"})
 
 
 # --------------------------------------------------------------------------- registry
@@ -541,6 +642,7 @@ LOSSES: dict[str, LossFactory] = {
     "cubic": cubic,
     "plateau": plateau,
     "mlp": mlp,
+    "fractal_mlp": fractal_mlp,
 }
 
 
