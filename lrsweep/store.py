@@ -179,6 +179,7 @@ _VOLATILE = {("run", "chunk_size"), ("run", "devices"), ("description",)}  # do 
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically: a temporary file beside ``path``, then ``os.replace``."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    os.fchmod(fd, 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(obj, indent=2, default=str) + "\n")
     os.replace(tmp, path)

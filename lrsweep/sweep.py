@@ -215,6 +215,7 @@ def _write_table(spec: SweepSpec, chunks, out: Path) -> Path:
     import pyarrow.parquet as pq
 
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=out)
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would follow the file into place
     os.close(fd)
     writer = None
     try:
