@@ -484,8 +484,8 @@ def mlp(
       dim=None, extras)``; ``extras`` (hidden layers with a nonlinear
       activation) gives ``dead_fraction`` for relu (hidden units whose
       pre-activation is <= 0 on every example: they pass no gradient) or
-      ``saturated_fraction`` for tanh/sigmoid (``|pre-activation| > 3`` on
-      every example).
+      ``saturated_fraction`` for tanh/sigmoid (the fraction of hidden
+      activations, units × examples, with ``|pre-activation| > 3``).
 
     >>> loss = mlp(width=4, depth=2, n_inputs=3, n_data=5)
     >>> params = loss.init(jax.random.key(0), jnp.float32(1.0))
@@ -531,13 +531,13 @@ def mlp(
 
     def extras(params: PyTree) -> dict[str, jax.Array]:
         """Fraction of hidden units that are dead (relu: pre-activation <= 0 on every example, so
-        no gradient reaches their weights) or saturated (tanh/sigmoid: |pre-activation| > 3 on every
-        example, derivative below 0.01 / 0.05)."""
+        no gradient reaches their weights), or of hidden activations (units × examples) that are
+        saturated (tanh/sigmoid: |pre-activation| > 3, derivative below 0.01 / 0.05)."""
         dtype = jnp.result_type(params["layer0"]["w"])
         h, stuck = x_data.astype(dtype), []
         for i in range(depth):
             pre = h @ params[f"layer{i}"]["w"] + params[f"layer{i}"]["b"][None, :]
-            stuck.append(jnp.all(pre <= 0, axis=0) if activation == "relu" else jnp.all(jnp.abs(pre) > 3, axis=0))
+            stuck.append(jnp.all(pre <= 0, axis=0) if activation == "relu" else jnp.ravel(jnp.abs(pre) > 3))
             h = act(pre)
         name = "dead_fraction" if activation == "relu" else "saturated_fraction"
         return {name: jnp.mean(jnp.concatenate(stuck).astype(dtype))}

@@ -19,6 +19,6 @@ def test_dead_fraction_counts_units_negative_on_every_example():
 def test_saturated_fraction_and_no_extras_for_linear():
     loss = mlp(width=2, depth=1, activation="tanh", n_inputs=2, n_data=5)
     params = loss.init(jax.random.key(1), jnp.float32(1.0))
-    params = {**params, "layer0": {**params["layer0"], "b": jnp.array([10.0, 0.0])}}
-    assert float(loss.extras(params)["saturated_fraction"]) == pytest.approx(0.5)
+    params = {**params, "layer0": {"w": params["layer0"]["w"] * 0.0, "b": jnp.array([10.0, 0.0])}}
+    assert float(loss.extras(params)["saturated_fraction"]) == pytest.approx(0.5)  # unit 0 on all 5 examples
     assert mlp(activation="linear").extras is None and mlp(depth=0).extras is None
