@@ -585,13 +585,25 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
                 if p in static:
                     v.fail(f, f"a sweepable parameter (schedule.{p} of {s!r} is fixed on the host)", p)
             continue
+        if n.startswith("learning_rate."):  # one parameter group's rate; the group is checked against the loss
+            if not n[len("learning_rate."):] or "." in n[len("learning_rate."):]:
+                v.fail(f, "learning_rate.<group>, a top-level key of the loss's parameters", n)
+            if min(a.values) < 0:
+                v.fail(f"{f}.values", "learning rates ≥ 0", min(a.values))
+            continue
         p = n[len("optimizer."):] if n.startswith("optimizer.") else n
         if p not in opt_params:
             v.fail(f, "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, init.index or seed",
                    n)
         if isinstance(opt.params.get(p), bool):
             v.fail(f, f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
-    lr_swept = any(a.name in ("learning_rate", "optimizer.learning_rate") for a in axes)
+    lr_swept = any(a.name in ("learning_rate", "optimizer.learning_rate") or a.name.startswith("learning_rate.")
+                   for a in axes)
+    fixed = opt.params.get("learning_rate")
+    if isinstance(fixed, dict):  # [optimizer] learning_rate.<group> = value
+        for g, x in fixed.items():
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= 0:
+                v.fail(f"optimizer.learning_rate.{g}", "a learning rate ≥ 0", x)
     if not lr_swept and "learning_rate" not in opt.params:
         v.fail("optimizer.learning_rate", "a learning rate (set it, or sweep it under [axes])", None)
 

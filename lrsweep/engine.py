@@ -116,10 +116,11 @@ class Program:
             return loss.init(key, scale)
         return jax.random.normal(key, (self.dim,), dt) * scale
 
-    def _learning_rate(self, v: dict) -> Callable:
+    def _learning_rate(self, v: dict, lr: Any = None) -> Callable:
         spec = self.spec
-        lr = v["learning_rate"] if "learning_rate" in v else v.get("optimizer.learning_rate",
-                                                                     spec.optimizer.params.get("learning_rate"))
+        if lr is None:
+            lr = v["learning_rate"] if "learning_rate" in v else v.get("optimizer.learning_rate",
+                                                                         spec.optimizer.params.get("learning_rate"))
         lr = jnp.asarray(lr, self.dtype)
         names = self._schedule_names()
         if all(n in ("constant", _schedules.PLATEAU) for n in names):
@@ -148,7 +149,37 @@ class Program:
         params.update({k[9:]: v[k] for k in v if k.startswith("schedule.") and k[9:] in accepted})
         return params
 
-    def _optimizer(self, v: dict) -> optax.GradientTransformation:
+    def _group_learning_rates(self, v: dict, params: Any) -> dict[str, Any] | None:
+        """Per-group learning rates (``learning_rate.<group>`` axes or ``[optimizer] learning_rate.<group>``).
+
+        ``None`` when the sweep has none. Groups are the top-level keys of ``params``; a group
+        with no rate of its own takes the sweep's ``learning_rate``.
+        """
+        common = self.spec.optimizer.params.get("learning_rate")
+        fixed = dict(common) if isinstance(common, dict) else {}
+        swept = {k[len("learning_rate."):]: v[k] for k in v if k.startswith("learning_rate.")}
+        if not fixed and not swept:
+            return None
+        source, field_ = self.spec.source, next(
+            (f"axes.learning_rate.{g}" for g in swept), "optimizer.learning_rate")
+        if not isinstance(params, dict):
+            raise SweepError(source, field_, "a loss whose parameters are a dict of groups (per-group learning "
+                             "rates)", f"loss {self.spec.loss.name!r} with {type(params).__name__} parameters")
+        groups = sorted(params)
+        for g in list(swept) + list(fixed):
+            if g not in params:
+                f = f"axes.learning_rate.{g}" if g in swept else f"optimizer.learning_rate.{g}"
+                raise SweepError(source, f, f"a parameter group of loss {self.spec.loss.name!r} "
+                                 f"({', '.join(groups)})", g)
+        base = v.get("learning_rate", v.get("optimizer.learning_rate", None if fixed else common))
+        rates = {g: swept.get(g, fixed.get(g, base)) for g in groups}
+        missing = [g for g in groups if rates[g] is None]
+        if missing:
+            raise SweepError(source, f"axes.learning_rate.{missing[0]}", "a learning rate for every parameter "
+                             f"group ({', '.join(groups)}), or a common learning_rate", f"none for {missing[0]!r}")
+        return rates
+
+    def _optimizer(self, v: dict, params: Any = None) -> optax.GradientTransformation:
         spec = self.spec
         hp = {k: p for k, p in spec.optimizer.params.items() if k != "learning_rate"}
         for k, val in v.items():
@@ -160,7 +191,13 @@ class Program:
                 name = k
             if name != "learning_rate":
                 hp[name] = val
-        opt = _optimizers.build(spec.optimizer.name, self._learning_rate(v), hp)
+        rates = self._group_learning_rates(v, params)
+        if rates is None:
+            opt = _optimizers.build(spec.optimizer.name, self._learning_rate(v), hp)
+        else:  # one optimizer per top-level group, each with its own (traced) learning rate
+            opt = optax.multi_transform(
+                {g: _optimizers.build(spec.optimizer.name, self._learning_rate(v, lr), hp) for g, lr in rates.items()},
+                lambda p: {g: g for g in p})
         names = self._schedule_names()
         if _schedules.PLATEAU in names:
             params = self._schedule_params(_schedules.PLATEAU, v)
@@ -173,7 +210,7 @@ class Program:
     def _setup(self, v: dict):
         loss = self._loss(v)
         params = self._initial_params(loss, v)
-        opt = self._optimizer(v)
+        opt = self._optimizer(v, params)
         ref = jnp.asarray(loss.minimum if loss.minimum is not None else 0.0, self.dtype)
         return loss, params, opt, ref
 

@@ -46,8 +46,8 @@ def plateau_argmin(activation, sharpness, target, dim):
 
 
 def test_public_surface():
-    """The registry holds the five built-ins, each with a frozenset of static params."""
-    assert set(LOSSES) == {"quadratic", "rosenbrock", "cubic", "plateau", "mlp"}
+    """The registry holds the six built-ins, each with a frozenset of static params."""
+    assert set(LOSSES) == {"quadratic", "rosenbrock", "cubic", "plateau", "mlp", "fractal_mlp"}
     for name, factory in LOSSES.items():
         assert isinstance(factory.static, frozenset), name
         assert factory.static <= set(describe_losses()[name]), name
