@@ -74,6 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     sg.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     sg.add_argument("--fraction", type=float, default=0.5, help="recommended = fraction × critical (default 0.5)")
     sg.add_argument("--range-steps", type=int, default=300, help="length of the LR range test's ramp (300)")
+    z = sub.add_parser("zoom", help="re-sweep a window of a 2-D results directory at higher resolution (float64)")
+    z.add_argument("results", help="a 2-D results directory (a zoom's output zooms again)")
+    z.add_argument("--center", help="x,y in axis units (default: the boundary cell nearest the middle)")
+    z.add_argument("--width", type=float, default=0.25, help="window width as a fraction of the parent's, "
+                   "in log10 space on log axes (default 0.25)")
+    z.add_argument("--res", type=int, default=64, help="points per axis (default 64)")
+    z.add_argument("--out", help="results directory (default: RESULTS-zoom)")
+    z.add_argument("--steps", type=int, help="updates per run (default: the parent's)")
+    z.add_argument("--frames", type=int, default=0, metavar="K", help="zoom K times around one centre, "
+                   "rendering OUT/frames/frame-000.png … (level k in OUT/level-k)")
+    z.add_argument("--factor", type=float, default=2.0, metavar="F", help="zoom factor per frame (default 2)")
+    z.add_argument("--quiet", action="store_true", help="no progress output")
+    z.add_argument("--overwrite", action="store_true", help="replace results directories holding other sweeps")
+    dm = sub.add_parser("dimension", help="box-counting dimension of the trained/diverged boundary of 2-D sweeps")
+    dm.add_argument("results", nargs="+", help="2-D results directories")
+    dm.add_argument("--min-size", type=int, default=2, help="smallest box side fitted, in cells (default 2)")
+    dm.add_argument("--max-fraction", type=float, default=0.125,
+                    help="largest box side fitted, as a fraction of the grid (default 1/8)")
+    dm.add_argument("--verbose", action="store_true", help="print the box counts")
     return p
 
 
@@ -98,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             from lrsweep import gallery
 
             return gallery.cli(args)
+        if args.command in ("zoom", "dimension"):
+            from lrsweep import fractal, zoom
+            from lrsweep.config import SweepError
+
+            try:
+                return (zoom if args.command == "zoom" else fractal).cli(args)
+            except SweepError as e:
+                return _fail(str(e))
     except KeyboardInterrupt:
         print("lrsweep: interrupted", file=sys.stderr)
         return 130
