@@ -102,8 +102,8 @@ class Suggestion:
                          "reacts to an unstable lr only once the unstable mode, damped while the lr was small, "
                          "has regrown — the ramp lags behind and overshoots")
         elif np.isfinite(self.range_lag):
-            lines.append(f"    its answer (lr at best loss) is {self.range_lag:.3g}× the critical value (a ramp run is "
-                         "not a constant-lr run: its answer is {:.3g}× too small)".format(1 / self.range_lag))
+            lines.append(f"    its answer (lr at best loss) is {self.range_lag:.3g}× the critical value: "
+                         f"{1 / self.range_lag:.3g}× below the largest stable constant learning rate")
         return "\n".join(lines)
 
 
