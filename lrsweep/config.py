@@ -122,7 +122,7 @@ class TrajectorySpec:
 class RunSpec:
     chunk_size: int = 16384  # configurations per dispatched chunk and device (a multiple of `batch`)
     batch: int = 0           # configurations vectorised together (the vmap width; 0: automatic): fixes the numerics
-    check_every: int = 10    # the loss is observed every k updates (and after the last one)
+    check_every: int = 0     # the loss is observed every k updates and after the last (0: automatic)
     devices: int = 0         # local devices to shard over (0: all)
 
 
@@ -480,7 +480,7 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
             v.fail(f"run.{k}", "one of chunk_size, batch, check_every, devices", k)
     return RunSpec(chunk_size=v.integer(t, "chunk_size", default=16384, minimum=1, prefix="run."),
                    batch=v.integer(t, "batch", default=0, minimum=0, prefix="run."),
-                   check_every=v.integer(t, "check_every", default=10, minimum=1, prefix="run."),
+                   check_every=v.integer(t, "check_every", default=0, minimum=0, prefix="run."),
                    devices=v.integer(t, "devices", default=0, minimum=0, prefix="run."))
 
 

@@ -36,6 +36,7 @@ from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec
 METRICS = ("initial_loss", "final_loss", "min_loss", "diverged", "divergence_step", "convergence_step", "outcome",
            "score", "growth_rate")
 _AXIS = "configurations"  # the mesh axis the grid is sharded over
+_UNROLL = int(__import__("os").environ.get("LRSWEEP_UNROLL", "1"))
 _NEVER = 2**30  # a patience that never runs out: reduce_on_plateau switched off for other schedules
 
 
@@ -71,12 +72,13 @@ class Program:
             self.known_minimum = host_loss.minimum is not None
             self.dim = host_loss.dim
             self.state_bytes = self._state_bytes()
+            self.check_every = spec.run.check_every or self._auto_check_every()
         self.batch = _grid.batch_size_for(spec, self.state_bytes)
         self.device_chunk = _grid.chunk_size_for(spec, chunk_size, len(self.devices), self.batch)
         self.chunk_size = self.device_chunk * len(self.devices)  # configurations per dispatched chunk
 
     def _state_bytes(self) -> int:
-        """Bytes of one configuration's parameters and optimizer state (sizes the vmap width)."""
+        """Bytes of one configuration's parameters, optimizer state and summaries (sizes the vmap width)."""
         def state(v):
             _, params, opt, _ = self._setup(v)
             return params, opt.init(params)
@@ -85,7 +87,8 @@ class Program:
             shapes = jax.eval_shape(state, self._defaults())
         except Exception:  # noqa: BLE001  (reported with file and field by check())
             return 0
-        return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes)))
+        watch = len(_outcomes.Watch._fields) * self.dtype.itemsize  # the per-run summaries in the carry
+        return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))) + watch
 
     # ------------------------------------------------------------------ one configuration
 
@@ -226,28 +229,17 @@ class Program:
         """
         spec, crit = self.spec, self.spec.criteria
         T = steps or spec.steps
-        K = 1 if record is not None else max(1, min(spec.run.check_every, T))
+        K = 1 if record is not None else max(1, min(self.check_every, T))
         loss, params, opt, ref = self._setup(v)
         state = opt.init(params)
-        value = lambda p: jnp.asarray(loss.fn(p), self.dtype)  # noqa: E731
-        value_and_grad = jax.value_and_grad(value)
-        extra = isinstance(opt, optax.GradientTransformationExtraArgs)
+        value, update = self._dynamics(loss, opt)
         observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=self.known_minimum,
                                     diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol, steps=T)
-
-        def update(carry, _):
-            params, state = carry
-            if extra:  # reduce_on_plateau reads the loss of every update
-                f, g = value_and_grad(params)
-                updates, state = opt.update(g, state, params, value=f)
-            else:
-                updates, state = opt.update(jax.grad(value)(params), state, params)
-            return (optax.apply_updates(params, updates), state), None
 
         def block(carry, t, n):
             """``n`` updates from observation to observation; the loss after them is ``f_t``."""
             params, state, watch = carry
-            new_params, new_state = jax.lax.scan(update, (params, state), None, length=n)[0]
+            new_params, new_state = jax.lax.scan(update, (params, state), None, length=n, unroll=_UNROLL)[0]
             frozen = watch.diverged
             params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
             state = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), state, new_state)
@@ -279,6 +271,67 @@ class Program:
         if loss.extras is not None:
             metrics.update({k: jnp.asarray(x) for k, x in loss.extras(params).items()})
         return metrics, ys
+
+    def _dynamics(self, loss, opt):
+        """``value(params)`` and one bare optimizer ``update((params, state), _)`` (a scan body)."""
+        value = lambda p: jnp.asarray(loss.fn(p), self.dtype)  # noqa: E731
+        value_and_grad = jax.value_and_grad(value)
+        extra = isinstance(opt, optax.GradientTransformationExtraArgs)
+
+        def update(carry, _):
+            params, state = carry
+            if extra:  # reduce_on_plateau reads the loss of every update
+                f, g = value_and_grad(params)
+                updates, state = opt.update(g, state, params, value=f)
+            else:
+                updates, state = opt.update(jax.grad(value)(params), state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        return value, update
+
+    def _auto_check_every(self) -> int:
+        """The observation interval ``K`` when ``run.check_every = 0``.
+
+        From XLA's cost analysis of one configuration: ``K`` is the smallest of 10, 20, 50, 100 for
+        which one observation (loss, :func:`~lrsweep.outcomes.observe`, the freeze) costs at most 10% of
+        ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A cheap update
+        (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
+        """
+        crit = self.spec.criteria
+
+        def setup(v):
+            loss, params, opt, ref = self._setup(v)
+            return loss, params, opt, ref, opt.init(params)
+
+        def base(v):
+            return setup(v)[1:2] + setup(v)[4:]
+
+        def step(v):
+            loss, params, opt, _, state = setup(v)
+            return self._dynamics(loss, opt)[1]((params, state), None)[0]
+
+        def look(v):
+            loss, params, opt, ref, state = setup(v)
+            value = self._dynamics(loss, opt)[0]
+            f = value(params)
+            w = _outcomes.observe(_outcomes.start(f, ref), f, jnp.asarray(1, jnp.int32), ref=ref,
+                                  known_minimum=self.known_minimum, diverge_factor=crit.diverge_factor,
+                                  converge_tol=crit.converge_tol, steps=self.spec.steps)
+            keep = jax.tree.map(lambda a: jnp.where(w.diverged, a, a + 1), (params, state))
+            return keep, w
+
+        def cost(fn):
+            c = jax.jit(fn).lower(self._defaults()).cost_analysis() or {}
+            return float(c.get("flops", 0.0)) + float(c.get("bytes accessed", 0.0)) / 4
+
+        try:
+            with jax.enable_x64(self.x64):
+                b = cost(base)
+                per_update, per_look = max(cost(step) - b, 1.0), max(cost(look) - b, 1.0)
+        except Exception:  # noqa: BLE001  (a program that fails to trace is reported by check())
+            return 10
+        K = next((k for k in (10, 20, 50, 100) if per_look <= 0.1 * k * per_update), 100)
+        return max(1, min(K, self.spec.steps // 10))
 
     def run_one(self, v: dict) -> dict[str, jax.Array]:
         """Metrics of one configuration; ``v`` maps axis names to scalars."""

@@ -22,6 +22,20 @@ def axis_arrays(axes: tuple[Axis, ...]) -> dict[str, np.ndarray]:
             for a in axes}
 
 
+_CACHE: list = [None, None]  # (axes, arrays) of the last grid asked for
+
+
+def _axis_arrays_cached(axes: tuple[Axis, ...]) -> dict[str, np.ndarray]:
+    """:func:`axis_arrays`, converted once per grid: chunks ask for slices of it again and again, and
+    the cache is keyed by the axes' identity (hashing a million-value axis would cost more)."""
+    if _CACHE[0] is not axes:
+        arrays = axis_arrays(axes)
+        for v in arrays.values():
+            v.flags.writeable = False
+        _CACHE[:] = [axes, arrays]
+    return _CACHE[1]
+
+
 def configurations(spec: SweepSpec, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
     """Axis values of configurations ``start … stop-1`` in flat order, one float64 array per axis.
 
@@ -33,7 +47,7 @@ def configurations(spec: SweepSpec, start: int = 0, stop: int | None = None) -> 
     """
     stop = spec.size if stop is None else stop
     idx = np.unravel_index(np.arange(start, stop), spec.shape)
-    arrays = axis_arrays(spec.axes)
+    arrays = _axis_arrays_cached(spec.axes)
     return {a.name: arrays[a.name][i] for a, i in zip(spec.axes, idx)}
 
 
@@ -61,7 +75,7 @@ BATCH_BYTES = 1 << 21  # the automatic vmap width keeps ~2 MiB of parameters and
 
 def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
     """The vmap width ``B``: ``run.batch``, or when that is 0 the power of two (64 … 2¹⁸) whose block
-    of parameters and optimizer state (``state_bytes`` per configuration) fills about
+    of parameters, optimizer state and summaries (``state_bytes`` per configuration) fills about
     :data:`BATCH_BYTES` — a cache-sized working set; never wider than the grid.
 
     Every configuration is computed by the same ``B``-wide program (chunks are ``lax.map``-ped over
@@ -73,8 +87,8 @@ def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
     >>> from lrsweep.config import from_dict
     >>> spec = from_dict({"name": "t", "steps": 1, "loss": {"name": "quadratic", "curvatures": [1.0]},
     ...                   "axes": {"learning_rate": {"min": 0.1, "max": 1.0, "num": 10**6}}})
-    >>> batch_size_for(spec, state_bytes=4)   # 2 MiB / 4 B, capped at 2^18
-    262144
+    >>> batch_size_for(spec, state_bytes=56)   # x²: 4 B of parameter, 52 B of summaries
+    32768
     >>> batch_size_for(spec, state_bytes=4000)
     512
     """

@@ -149,7 +149,7 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
         "configurations_computed": computed,  # fewer than `configurations` when resumed
         "steps": spec.steps,
         "dtype": spec.dtype,
-        "check_every": spec.run.check_every,
+        "check_every": program.check_every,
         "batch": program.batch,
         "chunk_size": program.chunk_size,
         "devices": len(program.devices),

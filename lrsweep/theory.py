@@ -623,6 +623,6 @@ def annotate(spec, program, boundary):
         beta = float(_hyper(spec, v, "momentum", 0.0))
         finite[i] = finite_horizon_critical(lam[i], x0[i], spec.steps, spec.criteria.diverge_factor, momentum=beta,
                                             nesterov=nesterov, factors=factor_cache[skey], rtol=1e-12,
-                                            every=spec.run.check_every)
+                                            every=program.check_every)
     boundary["theory_finite"] = finite
     return boundary

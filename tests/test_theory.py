@@ -114,7 +114,7 @@ def test_schedule_boundary_matches_product_formula(schedule):
     params = {k: v for k, v in schedule.items() if k != "name"}
     factors = np.asarray([float(fn(np.int32(t), **params)) for t in range(301)])
     exact = theory.finite_horizon_critical([1.0, 10.0], [1.0, 1.0], 300, 1e6, factors=factors,
-                                           every=r.spec.run.check_every)
+                                           every=r.manifest["check_every"])
     assert abs(b["critical"] / exact - 1) <= 1e-4
     assert abs(b["theory_finite"] / exact - 1) <= 1e-6
     assert b["critical"] > 2 / 10  # a decaying schedule tolerates a larger initial η
@@ -162,7 +162,7 @@ def test_seed_trajectories_exact():
     assert t.loc[1.0, "outcome"] == "bounded" and t.loc[1.0, "final_loss"] == 1.0
     assert t.loc[1.2, "outcome"] == "diverged"
     # f_t = 1.4^{2t} = 1.96^t > 1e6 first at t = ceil(ln 1e6 / ln 1.96) = 21, seen at the first observation
-    K = spec.run.check_every
+    K = one.manifest["check_every"]
     assert t.loc[1.2, "divergence_step"] == -(-math.ceil(math.log(1e6) / math.log(1.96)) // K) * K
 
 
