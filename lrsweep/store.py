@@ -221,6 +221,7 @@ class Lock:
         import fcntl
 
         if self._fd is not None:
+            self.path.unlink(missing_ok=True)  # while still held: no results directory keeps a stray .lock
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
