@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     dm.add_argument("--max-fraction", type=float, default=0.125,
                     help="largest box side fitted, as a fraction of the grid (default 1/8)")
     dm.add_argument("--verbose", action="store_true", help="print the box counts")
+    dm.add_argument("--save", action="store_true", help="also write RESULTS/dimension.json")
     return p
 
 

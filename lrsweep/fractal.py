@@ -169,6 +169,12 @@ def cli(args) -> int:
         grid = score_grid(result, path)
         d = dimension(grid, min_size=args.min_size, max_fraction=args.max_fraction)
         print(f"{Path(path).name}: {d}")
+        if args.save:
+            store.write_json(Path(path) / "dimension.json", {
+                "dimension": d.value, "stderr": d.stderr, "spread": d.spread, "fit_sizes": list(d.fit),
+                "sizes": list(d.sizes), "counts": list(d.counts), "boundary_cells": d.cells,
+                "grid": list(grid.shape), "method": "box counting of the cells with a 4-neighbour in the other "
+                "phase (score sign), dyadic boxes, least-squares slope of log N on log(1/size)"})
         if args.verbose:
             print("  box side (cells):  " + " ".join(f"{s:6d}" for s in d.sizes))
             print("  boxes on boundary: " + " ".join(f"{c:6d}" for c in d.counts))

@@ -54,8 +54,10 @@ def test_frames_and_cli(parent, tmp_path, capsys):
     assert [p.name for p in pngs] == ["frame-000.png", "frame-001.png"]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
     assert store.load(tmp_path / "seq" / "level-1").manifest["zoom_depth"] == 1
-    assert cli.main(["dimension", str(parent)]) == 0
+    assert cli.main(["dimension", str(parent), "--save"]) == 0
     assert "D = " in capsys.readouterr().out
+    saved = json.loads((parent / "dimension.json").read_text())
+    assert saved["grid"] == [8, 8] and saved["boundary_cells"] > 0
 
 
 def test_zoom_needs_a_2d_sweep_and_a_positive_log_centre(parent, tmp_path):

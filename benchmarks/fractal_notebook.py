@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The fractal experiment timed two ways on the same grid: lrsweep, and the original notebook's loop.
+
+    python benchmarks/fractal_notebook.py [--res 32] [--steps 500] [--activation tanh]
+                                          [--out benchmarks/results/fractal_notebook.json]
+
+Both train Sohl-Dickstein's network (``lrsweep.losses.fractal_mlp``: width 16, one hidden layer, no
+biases, mean-field scaling, 272 random data points, MSE, float64) with full-batch gradient descent and
+one learning rate per layer on a ``res × res`` log grid (input layer 1e-1 … 1e6, output layer 1e1 … 1e4,
+the committed sweeps/fractal-tanh.toml window).
+
+* ``notebook``: as in "The boundary of neural network trainability is fractal" (2024): one jitted
+  ``vmap`` of a training step over the grid (parameters donated), called from a Python loop over the
+  steps, every step's loss kept and stacked, then the notebook's convergence measure over the stack.
+* ``lrsweep``: ``lrsweep.run`` of the same sweep (one compiled program; loss observed inside the scan).
+
+Reported: configuration-steps per second for each (compilation excluded for lrsweep, where the
+manifest records it; the notebook's first step includes its compilation and is excluded by timing a
+warm-up call first), and the agreement of the two on which runs diverged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+import lrsweep  # noqa: E402
+from lrsweep import losses  # noqa: E402
+
+
+def notebook(res: int, steps: int, activation: str) -> tuple[float, np.ndarray]:
+    """Seconds and the notebook's convergence measure, the notebook's way (Python loop over steps)."""
+    loss = losses.fractal_mlp(width=16, activation=activation)
+    theta = loss.init(jax.random.fold_in(jax.random.key(0), 0), jnp.float64(1.0))  # lrsweep's seed 0, index 0
+    g0, g1 = np.geomspace(1e-1, 1e6, res), np.geomspace(1e1, 1e4, res)
+    lr = np.stack(np.meshgrid(g0, g1, indexing="ij"), -1).reshape(-1, 2)
+
+    def train_step(theta, hparams):
+        value, grad = jax.value_and_grad(loss.fn)(theta)
+        rates = {"layer0": hparams[0], "layer1": hparams[1]}
+        return jax.tree.map(lambda t, g, r: t - r * g, theta, grad, rates), value
+
+    step = jax.jit(jax.vmap(train_step), donate_argnums=(0,))
+
+    def measure(v, max_val=1e6):  # the notebook's convergence_measure (readout = loss)
+        fin = jnp.isfinite(v)
+        v = v * fin + max_val * (1 - fin)
+        v = v / v[0]
+        exceeds = v > max_val
+        v = v * (1 - exceeds) + max_val * exceeds
+        converged = jnp.mean(v[-20:]) < 1
+        return jnp.where(converged, -jnp.sum(v), jnp.sum(1 / v))
+
+    tile = lambda: jax.tree.map(lambda u: jnp.tile(u, (len(lr),) + (1,) * u.ndim), theta)  # noqa: E731
+    hp = jnp.asarray(lr)
+    jax.block_until_ready(step(tile(), hp))  # compile
+    t0 = time.perf_counter()
+    params, history = tile(), []
+    for _ in range(steps):
+        params, value = step(params, hp)
+        history.append(value)
+    score = jax.jit(jax.vmap(measure))(jnp.stack(history, axis=-1))
+    score = np.asarray(score)
+    return time.perf_counter() - t0, score
+
+
+def with_lrsweep(res: int, steps: int, activation: str):
+    spec = lrsweep.from_dict({
+        "name": "fractal-bench", "steps": steps, "dtype": "float64",
+        "loss": {"name": "fractal_mlp", "width": 16, "activation": activation},
+        "axes": {"learning_rate.layer0": {"min": 1e-1, "max": 1e6, "num": res, "scale": "log"},
+                 "learning_rate.layer1": {"min": 1e1, "max": 1e4, "num": res, "scale": "log"}}})
+    r = lrsweep.run(spec, progress=False)
+    return r.manifest["run_seconds"], r.manifest["compile_seconds"], r.table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--res", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--activation", default="tanh")
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args()
+    n = a.res * a.res
+    t_nb, score_nb = notebook(a.res, a.steps, a.activation)
+    t_ls, t_compile, table = with_lrsweep(a.res, a.steps, a.activation)
+    diverged_ls = table.sort_values("config")["diverged"].to_numpy().astype(bool)
+    out = {"res": a.res, "steps": a.steps, "activation": a.activation, "configurations": n,
+           "notebook_seconds": t_nb, "notebook_config_steps_per_second": n * a.steps / t_nb,
+           "lrsweep_seconds": t_ls, "lrsweep_compile_seconds": t_compile,
+           "lrsweep_config_steps_per_second": n * a.steps / t_ls,
+           "speedup": t_nb / t_ls,
+           "diverged_agreement": float(np.mean((score_nb > 0) == diverged_ls)),
+           "host": lrsweep.store.host() if hasattr(lrsweep, "store") else None}
+    print(json.dumps(out, indent=2, default=str))
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(out, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
