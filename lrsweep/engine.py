@@ -35,6 +35,7 @@ from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec
 
 METRICS = ("initial_loss", "final_loss", "min_loss", "diverged", "divergence_step", "convergence_step", "outcome",
            "score", "growth_rate")
+EXACT_BUDGET = 5e9  # cost units (flops + bytes/4) below which a sweep is observed after every update
 _AXIS = "configurations"  # the mesh axis the grid is sharded over
 _UNROLL = int(__import__("os").environ.get("LRSWEEP_UNROLL", "1"))
 _NEVER = 2**30  # a patience that never runs out: reduce_on_plateau switched off for other schedules
@@ -267,7 +268,7 @@ class Program:
                 carry = block(carry, jnp.asarray(T, jnp.int32), r)
         params, _, watch = carry
         metrics = _outcomes.finish(watch, ref=ref, known_minimum=self.known_minimum, converge_tol=crit.converge_tol,
-                                   steps=T)
+                                   steps=T, every=K, diverge_factor=crit.diverge_factor)
         if loss.extras is not None:
             metrics.update({k: jnp.asarray(x) for k, x in loss.extras(params).items()})
         return metrics, ys
@@ -292,10 +293,15 @@ class Program:
     def _auto_check_every(self) -> int:
         """The observation interval ``K`` when ``run.check_every = 0``.
 
-        From XLA's cost analysis of one configuration: ``K`` is the smallest of 10, 20, 50, 100 for
-        which one observation (loss, :func:`~lrsweep.outcomes.observe`, the freeze) costs at most 10% of
-        ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A cheap update
-        (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
+        From XLA's cost analysis of one configuration (flops + bytes/4 of one update, and of one
+        observation: loss, :func:`~lrsweep.outcomes.observe`, the freeze):
+
+        * a sweep whose every-update observation costs under :data:`EXACT_BUDGET` in all (about a
+          second of one CPU core) is observed after every update, ``K = 1``: exact step counts and
+          the finest signed score, for free;
+        * otherwise ``K`` is the smallest of 10, 20, 50, 100 for which one observation costs at most
+          10% of ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A
+          cheap update (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
         """
         crit = self.spec.criteria
 
@@ -330,6 +336,8 @@ class Program:
                 per_update, per_look = max(cost(step) - b, 1.0), max(cost(look) - b, 1.0)
         except Exception:  # noqa: BLE001  (a program that fails to trace is reported by check())
             return 10
+        if self.spec.size * self.spec.steps * (per_update + per_look) <= EXACT_BUDGET:
+            return 1
         K = next((k for k in (10, 20, 50, 100) if per_look <= 0.1 * k * per_update), 100)
         return max(1, min(K, self.spec.steps // 10))
 

@@ -17,7 +17,13 @@ loss's known minimum (``0`` for the divergence reference when unknown) and
 Signed score (Sohl-Dickstein-style: negative = trained, positive = diverged, the
 magnitude is the speed):
 
-* diverged at step ``t_d``: ``s = 1 − t_d / (T + 1)  ∈ (0, 1)``;
+* diverged: ``s = 1 − t* / (T + 1)  ∈ (0, 1)``, with ``t*`` the step where the gap crossed
+  ``F·gap_0``. The loss is observed every ``K`` updates (``t = 0, K, 2K, …, T``), so the run is
+  found diverged at the first observation ``t_d`` past the crossing; between the previous
+  observation ``t_p`` (gap ``g_p``) and ``t_d`` (gap ``g_d``) the gap is taken to grow
+  geometrically, ``t* = t_p + (t_d − t_p) · ln(F·gap_0 / g_p) / ln(g_d / g_p)`` (``t* = t_d`` when
+  ``g_d`` is not finite, or ``K = 1``): exact for a quadratic's dominant mode, and a score that
+  varies smoothly across the diverged phase instead of in steps of ``K``;
 * otherwise ``s = −(1 − p)  ∈ [−1, 0]`` with ``p = clip((mean_t min(f_t, f_0) − f_ref) / (f_0 − f_ref), 0, 1)``
   the mean remaining fraction of the initial gap (``f_ref`` = known minimum, else the
   best loss seen). Fast convergence gives ``s ≈ −1``, no progress ``s ≈ 0``.
@@ -121,8 +127,9 @@ def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, d
     )
 
 
-def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: int) -> dict[str, jax.Array]:
-    """Metrics of one run from its final watch."""
+def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: int, every: int = 1,
+           diverge_factor: float = 1e6) -> dict[str, jax.Array]:
+    """Metrics of one run from its final watch (``every``: the observation interval ``K``)."""
     dt = w.f0.dtype
     tiny = jnp.finfo(dt).tiny
     T = steps
@@ -139,7 +146,13 @@ def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: in
     mean_f = w.sum_f / jnp.maximum(w.n_alive, 1)
     p = jnp.where(span > 0, jnp.clip((mean_f - f_ref) / jnp.where(span > 0, span, 1), 0, 1), 0)
     t_div = w.div_step.astype(dt)
-    score = jnp.where(w.diverged, 1 - t_div / (T + 1), -(1 - p))
+    t_prev = (every * ((w.div_step - 1) // every)).astype(dt)  # the observation before t_d
+    g_prev = jnp.maximum(jnp.abs(w.f_last - ref), tiny)  # f_last: the loss there (the run was alive)
+    g_d = jnp.abs(w.f_div - ref)
+    frac = jnp.log(diverge_factor * w.gap0 / g_prev) / jnp.log(jnp.where(g_d > g_prev, g_d / g_prev, 2.0))
+    cross = jnp.where(jnp.isfinite(g_d) & (g_d > g_prev) & (every > 1),
+                      t_prev + (t_div - t_prev) * jnp.clip(frac, 0, 1), t_div)
+    score = jnp.where(w.diverged, 1 - cross / (T + 1), -(1 - p))
     # growth rate of the gap to the minimum
     g_alive = (jnp.log(w.env2) - jnp.log(w.env1)) / max(T - T // 2, 1) * 2
     gap_div = jnp.abs(w.f_div - ref)

@@ -1,6 +1,7 @@
 """The engine: chunking, compilation count, freezing of diverged runs, metrics, optimizers and losses."""
 
 import logging
+import math
 from pathlib import Path
 
 import jax
@@ -116,6 +117,9 @@ def test_observed_every_k_updates(every):
     assert t.loc[0.3, "convergence_step"] == seen(11)
     assert t.loc[0.3, "final_loss"] == pytest.approx(0.16**100, rel=1e-9)
     assert t.loc[1.0, "final_loss"] == 1.0
+    # the score places the crossing of F·gap_0 between observations: exactly, for geometric growth
+    crossing = math.log(1e6) / math.log(1.96) if K > 1 else 21
+    assert t.loc[1.2, "score"] == pytest.approx(1 - crossing / 101, rel=1e-9)
 
 
 @pytest.mark.parametrize("name,params", [
