@@ -59,6 +59,12 @@ class SweepResult:
     path: Path | None = None
 
 
+def _float_text(x: float) -> str:
+    """Shortest text that reads back to the same float, with a decimal point (``10.0``, not ``10``,
+    so an integer-valued float column reads back as float64)."""
+    return repr(float(x))
+
+
 def versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -116,10 +122,10 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
             result.table.to_parquet(tmp / TABLE, index=False)
             files[TABLE] = tmp / TABLE
         if result.boundary is not None:
-            result.boundary.to_csv(tmp / BOUNDARY, index=False, float_format="%.17g")
+            result.boundary.to_csv(tmp / BOUNDARY, index=False, float_format=_float_text)
             files[BOUNDARY] = tmp / BOUNDARY
         if result.transitions is not None:
-            result.transitions.to_csv(tmp / TRANSITIONS, index=False, float_format="%.17g")
+            result.transitions.to_csv(tmp / TRANSITIONS, index=False, float_format=_float_text)
             files[TRANSITIONS] = tmp / TRANSITIONS
         if result.trajectories is not None:
             result.trajectories.to_parquet(tmp / TRAJECTORIES, index=False)
