@@ -97,7 +97,10 @@ class Suggestion:
         stop = "never (loss stayed below 4× its best)" if math.isnan(self.range_stop) else f"{self.range_stop:.4g}"
         lines.append(f"  LR range test (one ramped run, stop at loss > {RANGE_STOP:g}× best): lr at best loss "
                      f"{self.range_best:.4g}, lr at stop {stop}")
-        if self.range_lag > 1:
+        if self.range_lag > 1 and adaptive:
+            lines.append(f"    its answer (lr at best loss) is {self.range_lag:.3g}× the largest constant lr "
+                         "that does not overshoot")
+        elif self.range_lag > 1:
             lines.append(f"    its answer (lr at best loss) is {self.range_lag:.3g}× the critical value: the loss "
                          "reacts to an unstable lr only once the unstable mode, damped while the lr was small, "
                          "has regrown — the ramp lags behind and overshoots")
@@ -199,7 +202,8 @@ def suggest(loss: str, loss_params: dict | None = None, optimizer: str = "sgd", 
     ok = row["status"] == "ok"
     horizon = float(row["critical"]) if ok else float("nan")
     asymptotic = float(row.get("critical_asymptotic", np.nan))
-    critical = asymptotic if ok and np.isfinite(asymptotic) else horizon
+    # the asymptotic estimate extrapolates a linear (exponential) instability: SGD only
+    critical = asymptotic if ok and np.isfinite(asymptotic) and optimizer == "sgd" else horizon
     lam = float(row.get("sharpness", np.nan))
     pred = float(row.get("sharpness_prediction", np.nan))
     lr, f = range_test(program, lr_min=lr_min, lr_max=lr_max, steps=range_steps)
