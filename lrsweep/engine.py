@@ -79,17 +79,25 @@ class Program:
         self.chunk_size = self.device_chunk * len(self.devices)  # configurations per dispatched chunk
 
     def _state_bytes(self) -> int:
-        """Bytes of one configuration's parameters, optimizer state and summaries (sizes the vmap width)."""
+        """Working set of one configuration's update, in bytes (sizes the vmap width): its parameters,
+        optimizer state and summaries, plus the temporaries XLA allocates for one update (a network's
+        activations and their gradients), from the compiled update's memory analysis."""
         def state(v):
             _, params, opt, _ = self._setup(v)
             return params, opt.init(params)
 
+        def update(v):
+            loss, params, opt, _ = self._setup(v)
+            return self._dynamics(loss, opt)[1]((params, opt.init(params)), None)[0]
+
         try:
             shapes = jax.eval_shape(state, self._defaults())
+            memory = jax.jit(update).lower(self._defaults()).compile().memory_analysis()
+            temp = int(getattr(memory, "temp_size_in_bytes", 0) or 0)
         except Exception:  # noqa: BLE001  (reported with file and field by check())
             return 0
         watch = len(_outcomes.Watch._fields) * self.dtype.itemsize  # the per-run summaries in the carry
-        return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))) + watch
+        return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))) + watch + temp
 
     # ------------------------------------------------------------------ one configuration
 

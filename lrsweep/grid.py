@@ -75,7 +75,8 @@ BATCH_BYTES = 1 << 21  # the automatic vmap width keeps ~2 MiB of parameters and
 
 def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
     """The vmap width ``B``: ``run.batch``, or when that is 0 the power of two (64 … 2¹⁸) whose block
-    of parameters, optimizer state and summaries (``state_bytes`` per configuration) fills about
+    of parameters, optimizer state, summaries and update temporaries (``state_bytes`` per
+    configuration) fills about
     :data:`BATCH_BYTES` — a cache-sized working set; never wider than the grid.
 
     Every configuration is computed by the same ``B``-wide program (chunks are ``lax.map``-ped over
