@@ -120,7 +120,7 @@ class TrajectorySpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    chunk_size: int = 16384  # configurations per dispatched chunk and device (a multiple of `batch`)
+    chunk_size: int = 0      # configurations per dispatched chunk and device (rounded to `batch`; 0: automatic)
     batch: int = 0           # configurations vectorised together (the vmap width; 0: automatic): fixes the numerics
     check_every: int = 0     # the loss is observed every k updates and after the last (0: automatic)
     devices: int = 0         # local devices to shard over (0: all)
@@ -478,7 +478,7 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
     for k in t:
         if k not in ("chunk_size", "batch", "check_every", "devices"):
             v.fail(f"run.{k}", "one of chunk_size, batch, check_every, devices", k)
-    return RunSpec(chunk_size=v.integer(t, "chunk_size", default=16384, minimum=1, prefix="run."),
+    return RunSpec(chunk_size=v.integer(t, "chunk_size", default=0, minimum=0, prefix="run."),
                    batch=v.integer(t, "batch", default=0, minimum=0, prefix="run."),
                    check_every=v.integer(t, "check_every", default=0, minimum=0, prefix="run."),
                    devices=v.integer(t, "devices", default=0, minimum=0, prefix="run."))

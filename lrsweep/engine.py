@@ -35,6 +35,7 @@ from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec
 
 METRICS = ("initial_loss", "final_loss", "min_loss", "diverged", "divergence_step", "convergence_step", "outcome",
            "score", "growth_rate")
+CHUNK_COST = 2e10  # cost units of one device's chunk when run.chunk_size = 0
 EXACT_BUDGET = 5e9  # cost units (flops + bytes/4) below which a sweep is observed after every update
 _AXIS = "configurations"  # the mesh axis the grid is sharded over
 _UNROLL = int(__import__("os").environ.get("LRSWEEP_UNROLL", "1"))
@@ -73,9 +74,11 @@ class Program:
             self.known_minimum = host_loss.minimum is not None
             self.dim = host_loss.dim
             self.state_bytes = self._state_bytes()
+            self.costs = self._costs()
             self.check_every = spec.run.check_every or self._auto_check_every()
         self.batch = _grid.batch_size_for(spec, self.state_bytes)
-        self.device_chunk = _grid.chunk_size_for(spec, chunk_size, len(self.devices), self.batch)
+        self.device_chunk = _grid.chunk_size_for(spec, chunk_size or spec.run.chunk_size or self._auto_chunk(),
+                                                 len(self.devices), self.batch)
         self.chunk_size = self.device_chunk * len(self.devices)  # configurations per dispatched chunk
 
     def _state_bytes(self) -> int:
@@ -298,19 +301,8 @@ class Program:
 
         return value, update
 
-    def _auto_check_every(self) -> int:
-        """The observation interval ``K`` when ``run.check_every = 0``.
-
-        From XLA's cost analysis of one configuration (flops + bytes/4 of one update, and of one
-        observation: loss, :func:`~lrsweep.outcomes.observe`, the freeze):
-
-        * a sweep whose every-update observation costs under :data:`EXACT_BUDGET` in all (about a
-          second of one CPU core) is observed after every update, ``K = 1``: exact step counts and
-          the finest signed score, for free;
-        * otherwise ``K`` is the smallest of 10, 20, 50, 100 for which one observation costs at most
-          10% of ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A
-          cheap update (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
-        """
+    def _costs(self) -> tuple[float, float]:
+        """XLA's cost (flops + bytes accessed / 4) of one configuration's update and of one observation."""
         crit = self.spec.criteria
 
         def setup(v):
@@ -341,9 +333,32 @@ class Program:
         try:
             with jax.enable_x64(self.x64):
                 b = cost(base)
-                per_update, per_look = max(cost(step) - b, 1.0), max(cost(look) - b, 1.0)
+                return max(cost(step) - b, 1.0), max(cost(look) - b, 1.0)
         except Exception:  # noqa: BLE001  (a program that fails to trace is reported by check())
-            return 10
+            return 1.0, 10.0
+
+    def _auto_chunk(self) -> int:
+        """Configurations per device and chunk when ``run.chunk_size = 0``: about :data:`CHUNK_COST`
+        of work (a second or so of one CPU core — large enough that dispatch costs nothing, small
+        enough that progress and resume stay fine-grained), between one block and 2²⁰."""
+        per_update, per_look = self.costs
+        per_config = self.spec.steps * (per_update + per_look / self.check_every)
+        return int(np.clip(CHUNK_COST / per_config, self.batch, 1 << 20))
+
+    def _auto_check_every(self) -> int:
+        """The observation interval ``K`` when ``run.check_every = 0``.
+
+        From XLA's cost analysis of one configuration (flops + bytes/4 of one update, and of one
+        observation: loss, :func:`~lrsweep.outcomes.observe`, the freeze):
+
+        * a sweep whose every-update observation costs under :data:`EXACT_BUDGET` in all (about a
+          second of one CPU core) is observed after every update, ``K = 1``: exact step counts and
+          the finest signed score, for free;
+        * otherwise ``K`` is the smallest of 10, 20, 50, 100 for which one observation costs at most
+          10% of ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A
+          cheap update (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
+        """
+        per_update, per_look = self.costs
         if self.spec.size * self.spec.steps * (per_update + per_look) <= EXACT_BUDGET:
             return 1
         K = next((k for k in (10, 20, 50, 100) if per_look <= 0.1 * k * per_update), 100)
