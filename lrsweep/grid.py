@@ -70,11 +70,11 @@ def pad(values: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
     return out
 
 
-BATCH_BYTES = 1 << 21  # the automatic vmap width keeps ~2 MiB of parameters and optimizer state per block
+BATCH_BYTES = 1 << 20  # the automatic vmap width keeps ~1 MiB of working set per block
 
 
 def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
-    """The vmap width ``B``: ``run.batch``, or when that is 0 the power of two (64 … 2¹⁸) whose block
+    """The vmap width ``B``: ``run.batch``, or when that is 0 the power of two (4 … 2¹⁸) whose block
     of parameters, optimizer state, summaries and update temporaries (``state_bytes`` per
     configuration) fills about
     :data:`BATCH_BYTES` — a cache-sized working set; never wider than the grid.
@@ -89,14 +89,14 @@ def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
     >>> spec = from_dict({"name": "t", "steps": 1, "loss": {"name": "quadratic", "curvatures": [1.0]},
     ...                   "axes": {"learning_rate": {"min": 0.1, "max": 1.0, "num": 10**6}}})
     >>> batch_size_for(spec, state_bytes=56)   # x²: 4 B of parameter, 52 B of summaries
-    32768
-    >>> batch_size_for(spec, state_bytes=4000)
-    512
+    16384
+    >>> batch_size_for(spec, state_bytes=124_000)   # the 272-point tanh network's update temporaries
+    8
     """
     b = spec.run.batch
     if b == 0:
         per = max(1, state_bytes)
-        b = 1 << int(np.clip(np.round(np.log2(BATCH_BYTES / per)), 6, 18))
+        b = 1 << int(np.clip(np.round(np.log2(BATCH_BYTES / per)), 2, 18))
     return max(1, min(b, spec.size))
 
 
