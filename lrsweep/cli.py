@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="largest box side fitted, as a fraction of the grid (default 1/8)")
     dm.add_argument("--verbose", action="store_true", help="print the box counts")
     dm.add_argument("--save", action="store_true", help="also write RESULTS/dimension.json")
+    from lrsweep.bench import add_arguments as _bench_arguments
+
+    _bench_arguments(sub.add_parser("bench", help="throughput of the engine beside hand-written baselines"))
     return p
 
 
@@ -114,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             from lrsweep import suggest
 
             return suggest.cli(args)
+        if args.command == "bench":
+            from lrsweep import bench
+            from lrsweep.config import SweepError
+
+            try:
+                return bench.cli(args)
+            except SweepError as e:
+                return _fail(str(e))
         if args.command == "gallery":
             from lrsweep import gallery
 
