@@ -473,8 +473,8 @@ def phase_figure(result: SweepResult, *, width=None, facet: str | None = None):
 def boundary_figure(result: SweepResult, *, width=None, facet: str | None = None):
     """Critical value against the slice axis (categorical: one row per value)."""
     spec, b = result.spec, result.boundary
-    if b is None or len(b) < 2 or spec.boundary.axis is None:
-        return None
+    if b is None or b["critical"].notna().sum() < 2 or spec.boundary.axis is None:
+        return None  # fewer than two slices with a boundary (e.g. nothing diverges): no curve to draw
     slices = [a for a in spec.axes if a.name != spec.boundary.axis and len(a) > 1]
     if not slices:
         return None
@@ -621,7 +621,7 @@ def cli(args) -> int:
     return 0
 
 
-_NEEDS = {"phase": "two numeric axes", "boundary": "a boundary axis and a further axis",
+_NEEDS = {"phase": "two numeric axes", "boundary": "a boundary axis, a further axis and two slices that diverge",
           "loss": "a boundary axis", "trajectories": "[trajectories] in the sweep",
           "schedules": "a schedule axis"}
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import lrsweep
 from lrsweep import figstyle, plot, store
 from lrsweep.cli import main
 
@@ -271,3 +272,16 @@ def test_gallery_redraws_from_results_dirs(tmp_path):
     fig = plot.figure(res / "x2-gd", "loss")  # a results directory on disk works wherever a result does
     assert fig.axes[0].get_xscale() == "log"
     plt.close(fig)
+
+
+def test_no_boundary_curve_when_nothing_diverges(tmp_path):
+    """A sweep where no slice diverges has no boundary curve to draw: draw_all skips it, never fails."""
+    spec = lrsweep.from_dict({"name": "calm", "steps": 20, "loss": {"name": "quadratic", "curvatures": [2.0]},
+                              "init": {"points": [[1.0]]},
+                              "axes": {"learning_rate": {"min": 0.01, "max": 0.5, "num": 8},
+                                       "init.scale": {"values": [0.5, 1.0, 2.0]}},
+                              "boundary": {"axis": "learning_rate"}})
+    r = lrsweep.run(spec, out=tmp_path, progress=False)
+    assert r.boundary["critical"].isna().all()
+    names = {p.name for p in plot.draw_all(r, tmp_path, formats=("png",))}
+    assert "boundary.png" not in names and "phase.png" in names
