@@ -33,7 +33,12 @@ Methods (all with the same update and divergence check):
   ``optax.sgd`` inside, per-step loss and divergence flag in the carry -- the ceiling for lrsweep.
 
 (a), (b) and (c) time a subset (of steps and/or configurations) and report the rate; the subset is
-recorded in the JSON (``configs_timed``, ``steps_timed``). Numbers are reported, never asserted.
+recorded in the JSON (``configs_timed``, ``steps_timed``). Numbers are reported, never asserted;
+``tests/test_bench.py`` checks at tiny sizes that (a), (b), (c) and (e) give the engine's divergence flag
+and final loss f(x_T) for every configuration.
+
+The machine's limits are measured in the same run (:func:`machine_limits`): float32 and float64 matmul
+peak FLOP/s and triad memory bandwidth, written under ``machine_limits`` in the JSON.
 """
 
 from __future__ import annotations
@@ -179,9 +184,12 @@ def aot(fn, *args) -> tuple[Callable, float]:
 
 
 def make_update(case: Case, x0: np.ndarray):
-    """``init(lr) -> carry`` and ``update(carry, lr) -> carry`` of one configuration (plain optax.sgd).
+    """``(init, update, run_one, final)`` of one configuration (plain optax.sgd, heavy ball if momentum).
 
-    carry = (x, opt_state, f0, f_last, diverged). A diverged run is frozen, as in lrsweep.
+    ``init(lr) -> carry``, ``update(carry, lr) -> carry``, ``run_one(lr) -> (f(x_T), diverged)`` (a
+    ``lax.scan`` over ``case.steps`` updates), ``final(carry) -> (f(x_T), diverged)``.
+    carry = (x, opt_state, f0, f_last, diverged). A diverged run is frozen, as in lrsweep; the rule is
+    ``f`` non-finite or ``f > 10⁶ f₀``, checked before every update and at the last point.
     """
     c = jnp.asarray(case.curvatures, jnp.float32)
     x0 = jnp.asarray(x0, jnp.float32)
