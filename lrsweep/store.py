@@ -239,11 +239,31 @@ def _comparable(d: dict, prefix: tuple = ()) -> dict:
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """The first field where two resolved sweeps differ, as ``"field: X there, Y here"`` (``None`` if none).
+
+    Numbers equal to 1e-12 relative count as equal: an axis's values are written out expanded, and a
+    value read back from text may differ from the one computed in the last bit.
+
+    >>> _first_difference({"steps": 30, "axes": {"lr": {"values": [0.1, 0.2]}}},
+    ...                   {"steps": 30, "axes": {"lr": {"values": [0.1, 0.25]}}})
+    'axes.lr.values[1]: 0.2 there, 0.25 here'
+    """
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
             d = _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
             if d:
                 return d
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} values there, {len(b)} here"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
+            and not isinstance(b, bool) and abs(a - b) <= 1e-12 * max(abs(a), abs(b)):
         return None
     return None if a == b else f"{path}: {a!r} there, {b!r} here"
 
