@@ -44,7 +44,8 @@ def test_chunk_never_longer_than_the_grid():
     assert Program(spec, chunk_size=10**6, devices=1).chunk_size == 152  # 148 rounded up to 19 · 8
     assert Program(spec, chunk_size=16, devices=1).chunk_size == 16
     assert Program(spec, chunk_size=10, devices=1).chunk_size == 16
-    assert Program(small(), devices=1).chunk_size == 148  # run.batch = 512 > 148: one block of the whole grid
+    # automatic width: a small grid still makes 8 blocks (⌈148 / 8⌉ = 19 wide), one chunk of 8 · 19
+    assert Program(small(), devices=1).batch == 19 and Program(small(), devices=1).chunk_size == 152
 
 
 def test_one_compilation_per_sweep_shape(caplog):
