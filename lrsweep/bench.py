@@ -1,6 +1,6 @@
 """Throughput of lrsweep's engine against the ways one would write a learning-rate sweep by hand.
 
-    lrsweep bench [--quick] [--cases quad1d,quad16d_hb] [--sizes 10000,100000] [--steps 1000]
+    lrsweep bench [--quick] [--cases quad1d,rosenbrock_adam] [--sizes 10000,100000] [--steps 1000]
                   [--repeats 5] [--json benchmarks/results/throughput.json]
 
 (``python benchmarks/throughput.py …`` is the same command.)
@@ -19,23 +19,37 @@ Cases (float32, divergence rule of lrsweep: loss non-finite or ``f_t > 10⁶ f_0
 * ``quad16d_hb``: lrsweep's ``quadratic`` loss with ``condition_number=1e4, dim=16`` (curvatures
   log-spaced 1 … 10⁴), standard-normal x₀ (seed 0, the point lrsweep draws), heavy ball
   ``optax.sgd(lr, momentum=0.9)``, learning rates log-spaced 1e-6 … 1e-2 (the boundary
-  2(1+β)/λ_max = 3.8e-4 lies inside), 1000 steps; N = 10⁴ (10⁵ unless ``--quick``).
+  2(1+β)/λ_max = 3.8e-4 lies inside); N = 10⁴ (10⁵, 10⁶ unless ``--quick``).
+* ``rosenbrock_adam``: the Rosenbrock function (a = 1, b = 100) from (−1.2, 1), ``optax.adam(lr)``,
+  learning rates log-spaced 1e-4 … 1e2; N = 10⁴ (10⁵, 10⁶ unless ``--quick``).
+* ``mlp_tanh``: the fractal paper's network (``fractal_mlp``: width 16, tanh, no biases) on 16 random
+  data points of 16 inputs, gradient descent with one learning rate per layer (``learning_rate.layer0``
+  1e-1 … 1e6 × ``learning_rate.layer1`` 1e1 … 1e4, a ⌈√N⌉² grid; ``optax.multi_transform`` in every
+  method); N = 10⁴ (10⁵ unless ``--quick``).
 
-Methods (all with the same update and divergence check):
+Methods (all on the same loss function — lrsweep's own — from the same initial parameters, with the
+same optax optimizer):
 
 * ``lrsweep``: ``Program(spec).evaluate(grid)``, spec from ``lrsweep.from_dict`` (``boundary.max_rounds=0``),
-  default chunk (16384, capped at the grid size); for ``quad1d`` also chunks 4096 and 65536.
+  default chunk, observation interval as lrsweep picks it for a large sweep; for ``quad1d`` also chunks
+  4096 and 65536.
 * ``a_step_loop``: a Python loop over steps calling a jitted optax step, one configuration at a time.
 * ``b_config_loop``: a Python loop over configurations, each one jitted ``lax.scan`` over all steps
   (compiled once, the learning rate a traced argument).
-* ``c_numpy``: hand-vectorised NumPy, all configurations in one (N, d) array, a Python loop over steps.
-* ``e_vmap_scan``: a hand-written ``jax.jit(jax.vmap(scan))`` over all N configurations at once, plain
-  ``optax.sgd`` inside, per-step loss and divergence flag in the carry -- the ceiling for lrsweep.
+* ``c_numpy`` (quadratics only): hand-vectorised NumPy, all configurations in one (N, d) array, a
+  Python loop over steps.
+* ``d_notebook``: the fractal notebook's pattern: one jitted ``vmap`` of a training step over all
+  configurations, called from a Python loop over steps, every step's loss kept (stacked at the end).
+* ``e_bare_scan``: the ceiling — ``jax.jit(jax.vmap(scan))`` of the optax update alone (no divergence
+  test, no freeze, no summaries), the final loss checked once at the end.
+* ``e_vmap_scan`` (e′): the same with a per-step divergence test and freeze of diverged runs in the
+  carry — what a careful hand-written sweep does.
 
-(a), (b) and (c) time a subset (of steps and/or configurations) and report the rate; the subset is
-recorded in the JSON (``configs_timed``, ``steps_timed``). Numbers are reported, never asserted;
-``tests/test_bench.py`` checks at tiny sizes that (a), (b), (c) and (e) give the engine's divergence flag
-and final loss f(x_T) for every configuration.
+(a), (b), (c) and (d) time a subset (of steps and/or configurations) and report the rate; the subset is
+recorded in the JSON (``configs_timed``, ``steps_timed``). Every row also has XLA's flop count of one bare
+update (``flop_per_config_step``) and the achieved FLOP/s as a fraction of the float32 matmul peak.
+Numbers are reported, never asserted; ``tests/test_bench.py`` checks at tiny sizes that every baseline
+gives the engine's divergence flag and final loss f(x_T) for every configuration.
 
 The machine's limits are measured in the same run (:func:`machine_limits`): float32 and float64 matmul
 peak FLOP/s and triad memory bandwidth, written under ``machine_limits`` in the JSON.
@@ -54,6 +68,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -74,37 +89,57 @@ DEFAULT_CHUNK = 16384
 
 @dataclass
 class Case:
+    """One benchmark problem: an lrsweep sweep over learning rates, and what the baselines need of it.
+
+    ``rates`` maps each learning-rate axis (``learning_rate`` or ``learning_rate.<group>``) to its
+    log-spaced (min, max); with k axes, N configurations are a grid of ⌈N^(1/k)⌉ values per axis.
+    ``curvatures``: the loss is f = ½ Σ cᵢ xᵢ², and the NumPy baseline (c) exists.
+    """
+
     key: str
     title: str
-    curvatures: np.ndarray   # f(x) = ½ Σ c_i x_i²
-    momentum: float | None
-    lr_min: float
-    lr_max: float
-    sizes: tuple[int, ...]
     loss: dict               # lrsweep [loss] table
     init: dict               # lrsweep [init] table
+    optimizer: dict          # lrsweep [optimizer] table: optax.<name>(lr, **rest)
+    rates: dict[str, tuple[float, float]]
+    sizes: tuple[int, ...]
+    curvatures: np.ndarray | None = None
     chunk_variants: tuple[int, ...] = ()
     steps: int = STEPS
 
     @property
-    def dim(self) -> int:
-        return len(self.curvatures)
+    def dim(self) -> int | None:
+        return None if self.curvatures is None else len(self.curvatures)
 
-    def spec(self, n: int) -> lrsweep.SweepSpec:
-        opt = {"name": "sgd"}
-        if self.momentum is not None:
-            opt["momentum"] = self.momentum
+    @property
+    def momentum(self) -> float | None:
+        return self.optimizer.get("momentum")
+
+    def per_axis(self, n: int) -> int:
+        k = len(self.rates)
+        return n if k == 1 else int(np.ceil(n ** (1 / k) - 1e-9))
+
+    def size(self, n: int) -> int:
+        """The number of configurations actually swept for a requested ``n``."""
+        return self.per_axis(n) ** len(self.rates)
+
+    def spec(self, n: int, check_every: int = 0) -> lrsweep.SweepSpec:
+        m = self.per_axis(n)
         return lrsweep.from_dict({
             "name": f"bench-{self.key}-{n}",
             "steps": self.steps,
             "dtype": "float32",
             "loss": dict(self.loss),
             "init": dict(self.init),
-            "optimizer": opt,
-            "axes": {"learning_rate": {"min": self.lr_min, "max": self.lr_max, "num": n, "scale": "log"}},
+            "optimizer": dict(self.optimizer),
+            "axes": {a: {"min": lo, "max": hi, "num": m, "scale": "log"} for a, (lo, hi) in self.rates.items()},
             "criteria": {"diverge_factor": DIVERGE_FACTOR},
             "boundary": {"max_rounds": 0},
+            "run": {"check_every": check_every},
         })
+
+
+CASE_KEYS = ("quad1d", "quad16d_hb", "rosenbrock_adam", "mlp_tanh")
 
 
 def make_cases(quick: bool, steps: int = STEPS, sizes: tuple[int, ...] | None = None,
@@ -112,13 +147,22 @@ def make_cases(quick: bool, steps: int = STEPS, sizes: tuple[int, ...] | None = 
     """The benchmark cases; ``sizes`` replaces every case's N list, ``keys`` selects cases by key."""
     kappa, d = 1e4, 16
     cases = [
-        Case("quad1d", "f=x^2, GD", np.array([2.0]), None, 1e-3, 2.0,
+        Case("quad1d", "f=x^2, GD", {"name": "quadratic", "curvatures": [2.0]}, {"points": [[-1.0]]},
+             {"name": "sgd"}, {"learning_rate": (1e-3, 2.0)},
              (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000),
-             {"name": "quadratic", "curvatures": [2.0]}, {"points": [[-1.0]]},
-             chunk_variants=(4096, 65536), steps=steps),
-        Case("quad16d_hb", "16-D quadratic k=1e4, heavy ball 0.9", kappa ** (np.arange(d) / (d - 1)), 0.9,
-             1e-6, 1e-2, (10_000,) if quick else (10_000, 100_000),
-             {"name": "quadratic", "condition_number": kappa, "dim": d}, {"seed": 0}, steps=steps),
+             curvatures=np.array([2.0]), chunk_variants=(4096, 65536), steps=steps),
+        Case("quad16d_hb", "16-D quadratic k=1e4, heavy ball 0.9",
+             {"name": "quadratic", "condition_number": kappa, "dim": d}, {"seed": 0},
+             {"name": "sgd", "momentum": 0.9}, {"learning_rate": (1e-6, 1e-2)},
+             (10_000,) if quick else (10_000, 100_000, 1_000_000),
+             curvatures=kappa ** (np.arange(d) / (d - 1)), steps=steps),
+        Case("rosenbrock_adam", "Rosenbrock (a=1, b=100) from (-1.2, 1), Adam",
+             {"name": "rosenbrock"}, {"points": [[-1.2, 1.0]]}, {"name": "adam"}, {"learning_rate": (1e-4, 1e2)},
+             (10_000,) if quick else (10_000, 100_000, 1_000_000), steps=steps),
+        Case("mlp_tanh", "tanh MLP width 16, 16 points, GD, one lr per layer",
+             {"name": "fractal_mlp", "width": 16, "activation": "tanh", "n_data": 16}, {},
+             {"name": "sgd"}, {"learning_rate.layer0": (1e-1, 1e6), "learning_rate.layer1": (1e1, 1e4)},
+             (10_000,) if quick else (10_000, 100_000), steps=steps),
     ]
     if keys:
         unknown = set(keys) - {c.key for c in cases}
@@ -180,44 +224,65 @@ def aot(fn, *args) -> tuple[Callable, float]:
     return exe, time.perf_counter() - t0
 
 
-# ----------------------------------------------------------------------------- the shared update
+# ----------------------------------------------------------------------------- the shared problem
 
 
-def make_update(case: Case, x0: np.ndarray):
-    """``(init, update, run_one, final)`` of one configuration (plain optax.sgd, heavy ball if momentum).
+@dataclass
+class Problem:
+    """What every baseline shares with lrsweep on one (case, N): lrsweep's own loss function, the
+    initial parameters lrsweep starts from, every configuration's learning rates and the same optax
+    optimizer — so that all methods compute the same runs."""
+
+    case: Case
+    loss: Callable[[Any], jax.Array]
+    params0: Any             # pytree of float32 arrays
+    lrs: np.ndarray          # (N, k) float32: one column per learning-rate axis, in case.rates order
+    diverged: np.ndarray     # (N,) lrsweep's divergence flag
+
+    def optimizer(self, lr: jax.Array) -> optax.GradientTransformation:
+        """``optax.<name>(lr, **hyperparameters)``; one per parameter group (``optax.multi_transform``)
+        when the case sweeps per-group learning rates. ``lr``: the k rates of one configuration."""
+        hp = {k: v for k, v in self.case.optimizer.items() if k != "name"}
+        make = getattr(optax, self.case.optimizer["name"])
+        axes = list(self.case.rates)
+        if len(axes) == 1:
+            return make(lr[0], **hp)
+        groups = [a.split(".", 1)[1] for a in axes]
+        return optax.multi_transform({g: make(lr[i], **hp) for i, g in enumerate(groups)},
+                                     lambda p: {g: g for g in p})
+
+
+def _where(cond, a, b):
+    return jax.tree.map(lambda u, v: jnp.where(cond, u, v), a, b)
+
+
+def make_update(prob: Problem):
+    """``(init, update, run_one, final)`` of one configuration with the per-step divergence test.
 
     ``init(lr) -> carry``, ``update(carry, lr) -> carry``, ``run_one(lr) -> (f(x_T), diverged)`` (a
-    ``lax.scan`` over ``case.steps`` updates), ``final(carry) -> (f(x_T), diverged)``.
-    carry = (x, opt_state, f0, f_last, diverged). A diverged run is frozen, as in lrsweep; the rule is
-    ``f`` non-finite or ``f > 10⁶ f₀``, checked before every update and at the last point.
+    ``lax.scan`` over ``case.steps`` updates), ``final(carry) -> (f(x_T), diverged)``; ``lr`` is the
+    configuration's (k,) learning rates. carry = (params, opt_state, f0, f_last, diverged). A diverged
+    run is frozen, as in lrsweep; the rule is ``f`` non-finite or ``f > 10⁶ f₀``, checked before every
+    update and at the last point.
     """
-    c = jnp.asarray(case.curvatures, jnp.float32)
-    x0 = jnp.asarray(x0, jnp.float32)
-
-    def loss(x):  # written as lrsweep's quadratic writes it: x**2 underflows to 0 where c*x*x goes subnormal
-        return 0.5 * jnp.sum(c * x**2)
-
+    loss, x0 = prob.loss, prob.params0
     value_and_grad = jax.value_and_grad(loss)
-
-    def opt(lr):
-        return optax.sgd(lr, momentum=case.momentum)
 
     def init(lr):
         f0 = loss(x0)
-        return x0, opt(lr).init(x0), f0, f0, jnp.asarray(False)
+        return x0, prob.optimizer(lr).init(x0), f0, f0, jnp.asarray(False)
 
     def update(carry, lr):
         x, state, f0, f_last, diverged = carry
         f, g = value_and_grad(x)
         diverged = diverged | ~jnp.isfinite(f) | (f > DIVERGE_FACTOR * f0)
-        updates, new_state = opt(lr).update(g, state, x)
-        new_x = optax.apply_updates(x, updates)
-        x = jnp.where(diverged, x, new_x)
-        state = jax.tree.map(lambda a, b: jnp.where(diverged, a, b), state, new_state)
+        updates, new_state = prob.optimizer(lr).update(g, state, x)
+        x = _where(diverged, x, optax.apply_updates(x, updates))
+        state = _where(diverged, state, new_state)
         f_last = jnp.where(diverged, f_last, f)
         return x, state, f0, f_last, diverged
 
-    def run_one(lr, steps=case.steps):
+    def run_one(lr, steps=prob.case.steps):
         carry, _ = jax.lax.scan(lambda cy, _: (update(cy, lr), None), init(lr), None, length=steps)
         return final(carry)
 
@@ -231,6 +296,28 @@ def make_update(case: Case, x0: np.ndarray):
     return init, update, run_one, final
 
 
+def bare_step(prob: Problem):
+    """One optimizer update and nothing else: ``step((params, state), lr) -> (params, state)``."""
+    grad = jax.grad(prob.loss)
+
+    def step(carry, lr):
+        x, state = carry
+        updates, state = prob.optimizer(lr).update(grad(x), state, x)
+        return optax.apply_updates(x, updates), state
+
+    return step
+
+
+def flops_per_config_step(prob: Problem) -> float:
+    """XLA's flop count of one configuration's bare update (gradient, optimizer, apply)."""
+    lr = jnp.asarray(prob.lrs[0])
+    carry = (prob.params0, prob.optimizer(lr).init(prob.params0))
+    cost = jax.jit(bare_step(prob)).lower(carry, lr).cost_analysis() or {}
+    if isinstance(cost, list | tuple):  # older jax: one dict per computation
+        cost = cost[0] if cost else {}
+    return float(cost.get("flops", 0.0))
+
+
 # ----------------------------------------------------------------------------- methods
 
 
@@ -242,9 +329,11 @@ def row(case: Case, n: int, b: Bench) -> dict:
             "configs_timed": b.configs, "steps_timed": b.steps, **b.extra()}
 
 
-def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], np.ndarray, np.ndarray, np.ndarray]:
-    """lrsweep at the default chunk and the case's chunk variants; also its outcomes and x₀ (for the others)."""
-    spec = case.spec(n)
+def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], Problem]:
+    """lrsweep at the default chunk and the case's chunk variants; and the :class:`Problem` for the others."""
+    # A sweep that costs little is observed after every update by default (exact counts for small
+    # phase diagrams); sizes are compared here at the interval lrsweep picks for large sweeps.
+    spec = case.spec(n, check_every=Program(case.spec(n)).fast_check_every)
     values = lgrid.configurations(spec)
     benches, seen = [], set()
     for chunk in (None, *case.chunk_variants):
@@ -260,24 +349,33 @@ def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], np.ndarray, np.ndarr
             out["r"] = prog.evaluate(values)
 
         def extra(prog=prog, out=out):
-            return {"chunk_size": prog.chunk_size, "n_chunks": lgrid.n_chunks(n, prog.chunk_size),
+            return {"chunk_size": prog.chunk_size, "n_chunks": lgrid.n_chunks(spec.size, prog.chunk_size),
+                    "check_every": prog.check_every, "batch": prog.batch, "devices": len(prog.devices),
                     "compiles": prog.compiles, "diverged_fraction": float(np.mean(out["r"]["diverged"]))}
 
         name = "lrsweep" if chunk is None else f"lrsweep_chunk{chunk}"
-        benches.append(Bench(name, call, n, case.steps, prog.compile_seconds, extra))
+        benches.append(Bench(name, call, spec.size, case.steps, prog.compile_seconds, extra))
         if chunk is None:
-            diverged = np.asarray(out["r"]["diverged"], bool)
-            x0 = np.asarray(prog.initial_point({}), np.float32).reshape(-1)
-    return benches, diverged, x0, values["learning_rate"]
+            params0 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), prog.initial_point({}))
+            prob = Problem(case, prog.host_loss({}).fn, params0,
+                           np.stack([values[a] for a in case.rates], -1).astype(np.float32),
+                           np.asarray(out["r"]["diverged"], bool))
+    return benches, prob
 
 
-def bench_step_loop(case, x0, lrs, n_configs=3, steps=200) -> Bench:
-    steps = min(steps, case.steps)
-    init, update, _, _ = make_update(case, x0)
-    lr0 = jnp.float32(lrs[0])
+def _agreement(diverged: np.ndarray, prob: Problem) -> dict:
+    return {"diverged_fraction": float(np.mean(diverged)),
+            "diverged_agreement_with_lrsweep": float(np.mean(diverged == prob.diverged))}
+
+
+def bench_step_loop(prob: Problem, n_configs=3, steps=200) -> Bench:
+    """(a) a Python loop over steps calling a jitted optax step, one configuration at a time."""
+    steps = min(steps, prob.case.steps)
+    init, update, _, _ = make_update(prob)
+    lr0 = jnp.asarray(prob.lrs[0])
     step, compile_s = aot(update, init(lr0), lr0)
-    picks = np.linspace(0, len(lrs) - 1, n_configs).astype(int)
-    lr_list = [jnp.float32(lrs[i]) for i in picks]
+    picks = np.linspace(0, len(prob.lrs) - 1, n_configs).astype(int)
+    lr_list = [jnp.asarray(prob.lrs[i]) for i in picks]
 
     def call():
         for lr in lr_list:
@@ -289,28 +387,31 @@ def bench_step_loop(case, x0, lrs, n_configs=3, steps=200) -> Bench:
     return Bench("a_step_loop", call, n_configs, steps, compile_s)
 
 
-def bench_config_loop(case, x0, lrs, n_configs=50) -> Bench:
-    n_configs = min(n_configs, len(lrs))
-    _, _, run_one, _ = make_update(case, x0)
-    exe, compile_s = aot(run_one, jnp.float32(lrs[0]))
-    picks = np.linspace(0, len(lrs) - 1, n_configs).astype(int)
-    lr_list = [np.float32(lrs[i]) for i in picks]
+def bench_config_loop(prob: Problem, n_configs=50) -> Bench:
+    """(b) a Python loop over configurations, each one jitted ``lax.scan`` of all the steps."""
+    n_configs = min(n_configs, len(prob.lrs))
+    _, _, run_one, _ = make_update(prob)
+    exe, compile_s = aot(run_one, jnp.asarray(prob.lrs[0]))
+    picks = np.linspace(0, len(prob.lrs) - 1, n_configs).astype(int)
+    lr_list = [prob.lrs[i] for i in picks]
 
     def call():
         for lr in lr_list:
             f, d = exe(lr)
             np.asarray(f), np.asarray(d)
 
-    return Bench("b_config_loop", call, n_configs, case.steps, compile_s)
+    return Bench("b_config_loop", call, n_configs, prob.case.steps, compile_s)
 
 
-def numpy_sweep(case, x0, lrs, steps):
+def numpy_sweep(case: Case, x0, lrs, steps):
+    """(c) f = ½ Σ cᵢ xᵢ² by hand in NumPy: one (N, d) float32 array, a Python loop over steps.
+    ``lrs``: (N,) learning rates; returns (f(x_T), diverged) as lrsweep reports them."""
     n, d = len(lrs), case.dim
     c = case.curvatures.astype(np.float32)
     beta = np.float32(case.momentum) if case.momentum is not None else None
-    x = np.tile(np.asarray(x0, np.float32), (n, 1))
+    x = np.tile(np.asarray(x0, np.float32).reshape(-1), (n, 1))
     m = np.zeros_like(x)
-    lr = np.asarray(lrs, np.float32)[:, None]
+    lr = np.asarray(lrs, np.float32).reshape(n, 1)
     f0 = 0.5 * np.sum(c * x**2, axis=1)
     bound = np.float32(DIVERGE_FACTOR) * f0
     f_last = f0.copy()
@@ -335,28 +436,111 @@ def numpy_sweep(case, x0, lrs, steps):
     return f_last, diverged
 
 
-def bench_numpy(case, x0, lrs, lrsweep_diverged) -> Bench:
-    n = len(lrs)
-    # A subset of the steps at large N keeps the run short; the rate per step does not depend on it.
-    steps = int(max(min(20, case.steps), min(case.steps, 2e7 // (n * case.dim))))
+def _steps_timed(prob: Problem, budget: float) -> int:
+    """A subset of the steps at large N keeps a per-step-loop baseline short (its rate per step does
+    not depend on it): at most ``budget`` element-steps, at least 20 steps."""
+    n, T = len(prob.lrs), prob.case.steps
+    return int(max(min(20, T), min(T, budget // n)))
+
+
+def bench_numpy(prob: Problem) -> Bench:
+    case, n = prob.case, len(prob.lrs)
+    steps = _steps_timed(prob, 2e7 / case.dim)
     out = {}
 
     def call():
-        out["r"] = numpy_sweep(case, x0, lrs, steps)
+        out["r"] = numpy_sweep(case, prob.params0, prob.lrs[:, 0], steps)
 
     def extra():
-        if steps < case.steps:
-            return {}
-        d = out["r"][1]  # the whole run: check it against lrsweep
-        return {"diverged_fraction": float(np.mean(d)),
-                "diverged_agreement_with_lrsweep": float(np.mean(d == lrsweep_diverged))}
+        return _agreement(out["r"][1], prob) if steps == case.steps else {}
 
     return Bench("c_numpy", call, n, steps, 0.0, extra)
 
 
-def bench_vmap_scan(case, x0, lrs, lrsweep_diverged) -> Bench:
-    _, _, run_one, _ = make_update(case, x0)
-    lr = jnp.asarray(lrs, jnp.float32)
+def notebook_sweep(prob: Problem, steps: int):
+    """(d) the fractal notebook's pattern, returning ``(call, compile_s)``: one jitted ``vmap`` of a
+    training step over all configurations (parameters and state donated), called from a Python loop
+    over the steps, every step's loss kept and stacked; ``call() -> (loss history (steps+1, N),
+    diverged (N,))``, the divergence rule applied to the history afterwards."""
+    lr = jnp.asarray(prob.lrs)
+
+    def train_step(params, state, lr):
+        f, g = jax.value_and_grad(prob.loss)(params)
+        updates, state = prob.optimizer(lr).update(g, state, params)
+        return optax.apply_updates(params, updates), state, f
+
+    def start(lr):
+        return prob.params0, prob.optimizer(lr).init(prob.params0)
+
+    t0 = time.perf_counter()
+    init = jax.jit(jax.vmap(start)).lower(lr).compile()
+    params, state = init(lr)
+    step = jax.jit(jax.vmap(train_step), donate_argnums=(0, 1)).lower(params, state, lr).compile()
+    last = jax.jit(jax.vmap(prob.loss)).lower(params).compile()
+    compile_s = time.perf_counter() - t0
+
+    def call():
+        params, state = init(lr)
+        history = []
+        for _ in range(steps):
+            params, state, f = step(params, state, lr)
+            history.append(f)
+        history.append(last(params))
+        h = np.asarray(jnp.stack(history))
+        with np.errstate(all="ignore"):
+            diverged = np.any(~np.isfinite(h) | (h > np.float32(DIVERGE_FACTOR) * h[0]), axis=0)
+        return h, diverged
+
+    return call, compile_s
+
+
+def bench_notebook(prob: Problem) -> Bench:
+    steps = _steps_timed(prob, 5e7)
+    run, compile_s = notebook_sweep(prob, steps)
+    out = {}
+
+    def call():
+        out["r"] = run()
+
+    def extra():
+        return _agreement(out["r"][1], prob) if steps == prob.case.steps else {}
+
+    return Bench("d_notebook", call, len(prob.lrs), steps, compile_s, extra)
+
+
+def bare_sweep(prob: Problem):
+    """(e) the ceiling, returning ``(call, compile_s)``: ``jit(vmap(scan))`` of the optax update alone —
+    no divergence test, no freeze, no summaries; ``call() -> (f(x_T), diverged)`` with the divergence
+    rule applied once, at the end (a run that overshoots and comes back is not flagged)."""
+    step = bare_step(prob)
+
+    def run_one(lr):
+        x0 = prob.params0
+        (x, _), _ = jax.lax.scan(lambda c, _: (step(c, lr), None), (x0, prob.optimizer(lr).init(x0)), None,
+                                 length=prob.case.steps)
+        f = prob.loss(x)
+        return f, ~jnp.isfinite(f) | (f > DIVERGE_FACTOR * prob.loss(x0))
+
+    lr = jnp.asarray(prob.lrs)
+    exe, compile_s = aot(jax.vmap(run_one), lr)
+    return (lambda: tuple(np.asarray(a) for a in exe(lr))), compile_s
+
+
+def bench_bare_scan(prob: Problem) -> Bench:
+    run, compile_s = bare_sweep(prob)
+    out = {}
+
+    def call():
+        out["r"] = run()
+
+    return Bench("e_bare_scan", call, len(prob.lrs), prob.case.steps, compile_s,
+                 lambda: _agreement(out["r"][1], prob))
+
+
+def bench_vmap_scan(prob: Problem) -> Bench:
+    """(e′) the same with the per-step divergence test and freeze of :func:`make_update`."""
+    _, _, run_one, _ = make_update(prob)
+    lr = jnp.asarray(prob.lrs)
     exe, compile_s = aot(jax.vmap(run_one), lr)
     out = {}
 
@@ -364,11 +548,7 @@ def bench_vmap_scan(case, x0, lrs, lrsweep_diverged) -> Bench:
         f, d = exe(lr)
         out["f"], out["d"] = np.asarray(f), np.asarray(d)
 
-    def extra():
-        return {"diverged_fraction": float(np.mean(out["d"])),
-                "diverged_agreement_with_lrsweep": float(np.mean(out["d"] == lrsweep_diverged))}
-
-    return Bench("e_vmap_scan", call, len(lrs), case.steps, compile_s, extra)
+    return Bench("e_vmap_scan", call, len(lr), prob.case.steps, compile_s, lambda: _agreement(out["d"], prob))
 
 
 # ----------------------------------------------------------------------------- report
@@ -414,13 +594,13 @@ def add_ratios(rows: list[dict]) -> None:
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'case':<11} {'N':>9} {'method':<21} {'config-steps/s':>15} {'lrsweep/method':>15} "
+    head = (f"{'case':<15} {'N':>9} {'method':<21} {'config-steps/s':>15} {'lrsweep/method':>15} "
             f"{'compile s':>10} {'max/min':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = r["ratio_lrsweep_over_method"]
         comp = f"{r['compile_s']:.2f}" if r["compile_s"] else "-"
-        lines.append(f"{r['case']:<11} {r['N']:>9,} {r['method']:<21} {r['config_steps_per_s']:>15.3e} "
+        lines.append(f"{r['case']:<15} {r['N']:>9,} {r['method']:<21} {r['config_steps_per_s']:>15.3e} "
                      f"{(f'{ratio:.3g}' if ratio is not None else '-'):>15} {comp:>10} {r['spread']:>8.2f}")
     return "\n".join(lines)
 
@@ -461,7 +641,7 @@ def machine_limits(n_matmul: int = 2048, n_triad: int = 2**24, repeats: int = 5)
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``lrsweep bench`` (and of ``benchmarks/throughput.py``)."""
     p.add_argument("--quick", action="store_true", help="small grids, few repeats (under a minute)")
-    p.add_argument("--cases", help="comma-separated case keys (default: all): quad1d, quad16d_hb")
+    p.add_argument("--cases", help=f"comma-separated case keys (default: all): {', '.join(CASE_KEYS)}")
     p.add_argument("--sizes", help="comma-separated numbers of configurations, replacing each case's list")
     p.add_argument("--steps", type=int, default=STEPS, help=f"optimizer steps per configuration ({STEPS})")
     p.add_argument("--repeats", type=int, default=None,
@@ -483,34 +663,82 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
     return values
 
 
-def run(cases: list[Case], repeats: int) -> list[dict]:
-    """Every method on every (case, N), timed side by side; rows sorted and with ratios."""
+METHOD_ORDER = ("lrsweep", "e_bare_scan", "e_vmap_scan", "d_notebook", "c_numpy", "b_config_loop", "a_step_loop")
+
+
+def run(cases: list[Case], repeats: int, limits: dict | None = None) -> list[dict]:
+    """Every method on every (case, N), timed side by side; rows sorted, with ratios and, given the
+    machine's ``limits``, achieved FLOP/s as a fraction of the float32 matmul peak."""
     rows: list[dict] = []
     for case in cases:
-        for n in case.sizes:
+        for i, n in enumerate(case.sizes):
             t0 = time.perf_counter()
-            benches, diverged, x0, lrs = bench_lrsweep(case, n)
-            benches.append(bench_vmap_scan(case, x0, lrs, diverged))
-            benches.append(bench_numpy(case, x0, lrs, diverged))
-            if n == case.sizes[0]:  # one configuration at a time: independent of N, measured once per case
-                benches.append(bench_step_loop(case, x0, lrs))
-                benches.append(bench_config_loop(case, x0, lrs))
+            benches, prob = bench_lrsweep(case, n)
+            size = len(prob.lrs)
+            benches += [bench_bare_scan(prob), bench_vmap_scan(prob), bench_notebook(prob)]
+            if case.curvatures is not None:
+                benches.append(bench_numpy(prob))
+            if i == 0:  # one configuration at a time: independent of N, measured once per case
+                benches += [bench_step_loop(prob), bench_config_loop(prob)]
             measure(benches, repeats)
-            rows += [row(case, n, b) for b in benches]
-            print(f"  {case.key} N={n:,}: {time.perf_counter() - t0:.1f} s", flush=True)
+            flops = flops_per_config_step(prob)
+            for b in benches:
+                r = row(case, size, b)
+                r["flop_per_config_step"] = flops
+                if limits:
+                    r["fraction_of_matmul_f32_peak"] = flops * r["config_steps_per_s"] / limits["matmul_f32_flop_per_s"]
+                rows.append(r)
+            print(f"  {case.key} N={size:,}: {time.perf_counter() - t0:.1f} s", flush=True)
 
     # (a) and (b) do not depend on N: repeat their figure at every N of the case for the table.
     extra = []
     for case in cases:
         singles = [r for r in rows if r["case"] == case.key and r["method"] in ("a_step_loop", "b_config_loop")]
-        for n in case.sizes[1:]:
-            extra += [{**r, "N": n, "measured_at_N": case.sizes[0]} for r in singles]
+        first = singles[0]["N"] if singles else None
+        for n in sorted({r["N"] for r in rows if r["case"] == case.key} - {first}):
+            extra += [{**r, "N": n, "measured_at_N": first} for r in singles]
     rows += extra
-    order = {"lrsweep": 0, "e_vmap_scan": 2, "c_numpy": 3, "b_config_loop": 4, "a_step_loop": 5}
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
     keys = [c.key for c in cases]
-    rows.sort(key=lambda r: (keys.index(r["case"]), r["N"], order.get(r["method"], 1), r["method"]))
+    rows.sort(key=lambda r: (keys.index(r["case"]), r["N"], order.get(r["method"], 0.5), r["method"]))
     add_ratios(rows)
     return rows
+
+
+def _sci(x: float | None) -> str:
+    if x is None or not np.isfinite(x) or x <= 0:
+        return "–"
+    e = int(np.floor(np.log10(x)))
+    m = x / 10**e
+    if round(m, 1) >= 10:
+        m, e = m / 10, e + 1
+    sup = str(e).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{m:.1f}·10{sup}"
+
+
+def markdown(rows: list[dict], cases: list[Case]) -> str:
+    """The README's table: one row per (case, N), configuration-steps/s of every method side by side,
+    then lrsweep ÷ each baseline and lrsweep's share of the float32 matmul peak."""
+    cols = [m for m in METHOD_ORDER if any(r["method"] == m for r in rows)]
+    names = {"lrsweep": "lrsweep", "e_bare_scan": "(e) bare jit(vmap(scan))", "e_vmap_scan": "(e′) + per-step test",
+             "d_notebook": "(d) notebook loop", "c_numpy": "(c) NumPy", "b_config_loop": "(b) loop over configs",
+             "a_step_loop": "(a) loop over steps"}
+    title = {c.key: c.title for c in cases}
+    by = {}
+    for r in rows:
+        by.setdefault((r["case"], r["N"]), {})[r["method"]] = r
+    head = "| case | N | " + " | ".join(names[m] for m in cols) + " | % of f32 matmul peak |"
+    out = [head, "|---|--:|" + "--:|" * (len(cols) + 1)]
+    ratio_lines = []
+    for (case, n), ms in by.items():
+        cells = [_sci(ms[m]["config_steps_per_s"]) if m in ms else "–" for m in cols]
+        frac = ms.get("lrsweep", {}).get("fraction_of_matmul_f32_peak")
+        out.append(f"| {title.get(case, case)} | {_sci(n)} | " + " | ".join(cells)
+                   + f" | {'–' if frac is None else f'{100 * frac:.2g} %'} |")
+        ratios = [f"{names[m].split(' ')[0]} {ms[m]['ratio_lrsweep_over_method']:.3g}×" for m in cols[1:] if m in ms]
+        ratio_lines.append(f"| {title.get(case, case)} | {_sci(n)} | " + ", ".join(ratios) + " |")
+    out += ["", "| case | N | lrsweep ÷ baseline |", "|---|--:|---|", *ratio_lines]
+    return "\n".join(out)
 
 
 def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
@@ -528,10 +756,12 @@ def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
     print(f"machine: matmul float32 {limits['matmul_f32_flop_per_s']:.3g} FLOP/s, float64 "
           f"{limits['matmul_f64_flop_per_s']:.3g} FLOP/s; triad {limits['triad_bytes_per_s'] / 1e9:.3g} GB/s",
           flush=True)
-    rows = run(cases, repeats)
+    rows = run(cases, repeats, limits)
 
     print()
     print(table(rows))
+    print()
+    print(markdown(rows, cases))
     total = time.perf_counter() - t_start
     print(f"\ntotal {total:.0f} s")
 
@@ -542,9 +772,9 @@ def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
         "quick": args.quick, "repeats": repeats, "steps": args.steps, "dtype": "float32",
         "diverge_factor": DIVERGE_FACTOR, "default_chunk_size": DEFAULT_CHUNK,
         "environment": env, "machine_limits": limits, "total_seconds": total,
-        "cases": [{"key": c.key, "title": c.title, "dim": c.dim, "momentum": c.momentum, "lr_min": c.lr_min,
-                   "lr_max": c.lr_max, "sizes": list(c.sizes), "loss": c.loss, "init": c.init}
-                  for c in cases],
+        "cases": [{"key": c.key, "title": c.title, "loss": c.loss, "init": c.init, "optimizer": c.optimizer,
+                   "learning_rate_axes": {a: list(r) for a, r in c.rates.items()},
+                   "sizes": [c.size(n) for n in c.sizes]} for c in cases],
         "rows": rows,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return suggest.cli(args)
         if args.command == "bench":
+            from lrsweep import devices
+
+            devices.host_devices()  # as `lrsweep run`: one JAX device per CPU core
             from lrsweep import bench
             from lrsweep.config import SweepError
 
