@@ -98,7 +98,6 @@ def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, d
             converge_tol: float, steps: int) -> Watch:
     """Fold ``f = f_t`` (the loss after ``t`` updates) into the watch."""
     dt = w.f0.dtype
-    jnp.finfo(dt).tiny
     gap = jnp.abs(f - ref)
     bad = ~jnp.isfinite(f) | (gap > diverge_factor * w.gap0)
     newly = bad & ~w.diverged
