@@ -2,6 +2,7 @@
 """The fractal experiment timed two ways on the same grid: lrsweep, and the original notebook's loop.
 
     python benchmarks/fractal_notebook.py [--res 32] [--steps 500] [--activation tanh]
+                                          [--rows R] [--lrsweep RESULTS_DIR]
                                           [--out benchmarks/results/fractal_notebook.json]
 
 Both train Sohl-Dickstein's network (``lrsweep.losses.fractal_mlp``: width 16, one hidden layer, no
@@ -16,7 +17,14 @@ the committed sweeps/fractal-tanh.toml window).
 
 Reported: configuration-steps per second for each (compilation excluded for lrsweep, where the
 manifest records it; the notebook's first step includes its compilation and is excluded by timing a
-warm-up call first), and the agreement of the two on which runs diverged.
+warm-up call first), the agreement of the two on which runs diverged, XLA's flop count of one
+configuration's training step and the achieved FLOP/s as a fraction of the float64 matmul peak
+measured in the same run.
+
+``--rows R`` runs the notebook on R of the ``res`` input-layer rows only (evenly spaced; its rate does
+not depend on how many rows it is given, and a 512 × 512 grid its way takes hours here), and its time
+for the whole grid is extrapolated (``notebook_seconds_whole_grid``). ``--lrsweep DIR`` takes lrsweep's
+figures from a finished ``lrsweep run`` of the same grid (its manifest and table) instead of running it.
 """
 
 from __future__ import annotations
@@ -26,21 +34,32 @@ import json
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+from lrsweep import devices  # noqa: I001  (before jax starts: one JAX device per core, as `lrsweep run`)
+
+devices.host_devices()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
 import lrsweep  # noqa: E402
 from lrsweep import losses  # noqa: E402
+from lrsweep.bench import machine_limits  # noqa: E402
 
 
-def notebook(res: int, steps: int, activation: str) -> tuple[float, np.ndarray]:
-    """Seconds and the notebook's convergence measure, the notebook's way (Python loop over steps)."""
+def notebook(res: int, steps: int, activation: str, rows: np.ndarray | None = None
+             ) -> tuple[float, np.ndarray, float]:
+    """Seconds, the notebook's convergence measure (one per configuration of the chosen ``rows`` of
+    the grid, all rows by default) and XLA's flops of one configuration's step, the notebook's way
+    (Python loop over steps)."""
     loss = losses.fractal_mlp(width=16, activation=activation)
     theta = loss.init(jax.random.fold_in(jax.random.key(0), 0), jnp.float64(1.0))  # lrsweep's seed 0, index 0
     g0, g1 = np.geomspace(1e-1, 1e6, res), np.geomspace(1e1, 1e4, res)
+    if rows is not None:
+        g0 = g0[rows]
     lr = np.stack(np.meshgrid(g0, g1, indexing="ij"), -1).reshape(-1, 2)
 
     def train_step(theta, hparams):
@@ -49,6 +68,8 @@ def notebook(res: int, steps: int, activation: str) -> tuple[float, np.ndarray]:
         return jax.tree.map(lambda t, g, r: t - r * g, theta, grad, rates), value
 
     step = jax.jit(jax.vmap(train_step), donate_argnums=(0,))
+    cost = jax.jit(train_step).lower(theta, jnp.asarray(lr[0])).cost_analysis() or {}
+    flops = float((cost[0] if isinstance(cost, list | tuple) else cost).get("flops", 0.0))
 
     def measure(v, max_val=1e6):  # the notebook's convergence_measure (readout = loss)
         fin = jnp.isfinite(v)
@@ -69,7 +90,7 @@ def notebook(res: int, steps: int, activation: str) -> tuple[float, np.ndarray]:
         history.append(value)
     score = jax.jit(jax.vmap(measure))(jnp.stack(history, axis=-1))
     score = np.asarray(score)
-    return time.perf_counter() - t0, score
+    return time.perf_counter() - t0, score, flops
 
 
 def with_lrsweep(res: int, steps: int, activation: str):
@@ -87,18 +108,37 @@ def main() -> None:
     ap.add_argument("--res", type=int, default=32)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--activation", default="tanh")
+    ap.add_argument("--rows", type=int, help="run the notebook on this many evenly spaced rows only")
+    ap.add_argument("--lrsweep", type=Path, help="a finished `lrsweep run` of the same grid to read")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
     n = a.res * a.res
-    t_nb, score_nb = notebook(a.res, a.steps, a.activation)
-    t_ls, t_compile, table = with_lrsweep(a.res, a.steps, a.activation)
-    diverged_ls = table.sort_values("config")["diverged"].to_numpy().astype(bool)
+    rows = None if not a.rows or a.rows >= a.res else np.unique(np.linspace(0, a.res - 1, a.rows).round().astype(int))
+    limits = machine_limits()
+    t_nb, score_nb, flops = notebook(a.res, a.steps, a.activation, rows)
+    n_nb = score_nb.size
+    if a.lrsweep:
+        manifest = json.loads((a.lrsweep / "manifest.json").read_text())
+        t_ls, t_compile = manifest["run_seconds"], manifest["compile_seconds"]
+        table = pd.read_parquet(a.lrsweep / "table.parquet", columns=["config", "diverged"])
+        assert len(table) == n and manifest["steps"] == a.steps, "--lrsweep: a run of another grid"
+    else:
+        t_ls, t_compile, table = with_lrsweep(a.res, a.steps, a.activation)
+    diverged_ls = table.sort_values("config")["diverged"].to_numpy().astype(bool).reshape(a.res, a.res)
+    if rows is not None:
+        diverged_ls = diverged_ls[rows]
+    nb_rate, ls_rate = n_nb * a.steps / t_nb, n * a.steps / t_ls
     out = {"res": a.res, "steps": a.steps, "activation": a.activation, "configurations": n,
-           "notebook_seconds": t_nb, "notebook_config_steps_per_second": n * a.steps / t_nb,
-           "lrsweep_seconds": t_ls, "lrsweep_compile_seconds": t_compile,
-           "lrsweep_config_steps_per_second": n * a.steps / t_ls,
-           "speedup": t_nb / t_ls,
-           "diverged_agreement": float(np.mean((score_nb > 0) == diverged_ls)),
+           "notebook_configurations": n_nb, "notebook_rows": None if rows is None else rows.tolist(),
+           "notebook_seconds": t_nb, "notebook_seconds_whole_grid": t_nb * n / n_nb,
+           "notebook_config_steps_per_second": nb_rate,
+           "lrsweep_seconds": t_ls, "lrsweep_compile_seconds": t_compile, "lrsweep_results": str(a.lrsweep or ""),
+           "lrsweep_config_steps_per_second": ls_rate,
+           "speedup": ls_rate / nb_rate,
+           "diverged_agreement": float(np.mean((score_nb > 0) == diverged_ls.reshape(-1))),
+           "flop_per_config_step": flops, "machine_limits": limits,
+           "lrsweep_fraction_of_matmul_f64_peak": flops * ls_rate / limits["matmul_f64_flop_per_s"],
+           "notebook_fraction_of_matmul_f64_peak": flops * nb_rate / limits["matmul_f64_flop_per_s"],
            "host": lrsweep.store.host() if hasattr(lrsweep, "store") else None}
     print(json.dumps(out, indent=2, default=str))
     if a.out:
