@@ -36,6 +36,7 @@ from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec
 METRICS = ("initial_loss", "final_loss", "min_loss", "diverged", "divergence_step", "convergence_step", "outcome",
            "score", "growth_rate")
 CHUNK_COST = 2e10  # cost units of one device's chunk when run.chunk_size = 0
+MAX_CHUNKS = 1024  # ... and at most this many chunks in a sweep
 EXACT_BUDGET = 5e9  # cost units (flops + bytes/4) below which a sweep is observed after every update
 _AXIS = "configurations"  # the mesh axis the grid is sharded over
 _UNROLL = int(__import__("os").environ.get("LRSWEEP_UNROLL", "1"))
@@ -341,10 +342,13 @@ class Program:
     def _auto_chunk(self) -> int:
         """Configurations per device and chunk when ``run.chunk_size = 0``: about :data:`CHUNK_COST`
         of work (a second or so of one CPU core — large enough that dispatch costs nothing, small
-        enough that progress and resume stay fine-grained), between one block and 2²⁰."""
+        enough that progress and resume stay fine-grained), between one block and 2²⁰, and long
+        enough that a sweep has at most :data:`MAX_CHUNKS` chunks (the 512² fractal grid, 8
+        configurations a chunk by cost alone, made 16,384 chunk files)."""
         per_update, per_look = self.costs
         per_config = self.spec.steps * (per_update + per_look / self.check_every)
-        return int(np.clip(CHUNK_COST / per_config, self.batch, 1 << 20))
+        fewest = -(-self.spec.size // (MAX_CHUNKS * max(1, len(self.devices))))
+        return int(np.clip(max(CHUNK_COST / per_config, fewest), self.batch, 1 << 20))
 
     def _auto_check_every(self, exact_if_cheap: bool = True) -> int:
         """The observation interval ``K`` when ``run.check_every = 0``.

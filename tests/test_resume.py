@@ -129,8 +129,10 @@ def test_two_runs_into_one_directory_the_second_is_refused(tmp_path):
 
 
 def test_table_streams_to_disk_beyond_the_in_memory_limit(tmp_path, monkeypatch):
-    """Above TABLE_IN_MEMORY the table is written chunk by chunk (a Parquet row group each) and not held."""
+    """Above TABLE_IN_MEMORY the table is written chunk by chunk and not held; chunks are gathered into
+    row groups of at least ROW_GROUP rows (here 100: chunks of 64 give groups of 128 and 64)."""
     monkeypatch.setattr(sweep, "TABLE_IN_MEMORY", 100)
+    monkeypatch.setattr(sweep, "ROW_GROUP", 100)
     f = sweep_file(tmp_path, steps=30, num=64, chunk=64)
     spec = lrsweep.load_sweep(f)
     r = lrsweep.run(spec, out=tmp_path / "out", progress=False, devices=1)
@@ -138,7 +140,8 @@ def test_table_streams_to_disk_beyond_the_in_memory_limit(tmp_path, monkeypatch)
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(tmp_path / "out" / "table.parquet")
-    assert pf.metadata.num_rows == spec.size and pf.metadata.num_row_groups == 3
+    assert pf.metadata.num_rows == spec.size and pf.metadata.num_row_groups == 2
+    assert [pf.metadata.row_group(i).num_rows for i in range(2)] == [128, 64]
     monkeypatch.setattr(sweep, "TABLE_IN_MEMORY", 1 << 22)
     whole = lrsweep.run(spec, progress=False, devices=1)
     disk = pd.read_parquet(tmp_path / "out" / "table.parquet")
