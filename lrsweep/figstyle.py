@@ -130,21 +130,42 @@ def equalise(score, reference=None) -> np.ndarray:
 def equalised_ticks(score, at=(-1.0, -0.5, 0.0, 0.5, 1.0)) -> tuple[list[float], list[str]]:
     """Colour-bar ticks at equalised positions ``at``, labelled with the raw score there.
 
+    Labels carry 3 decimals, more (up to 6) where two ticks of one phase would read alike; a tick whose
+    raw score still equals its neighbour's (a phase of tied scores) is dropped.
+
     >>> equalised_ticks([-0.8, -0.4, -0.2, 0.5, 0.9])
     ([-1.0, -0.5, 0.0, 0.5, 1.0], ['−0.800', '−0.400', '0', '+0.700', '+0.900'])
+    >>> equalised_ticks([-0.9, -0.1, 0.98001, 0.98004, 0.98009])[1]
+    ['−0.900', '−0.500', '0', '+0.9800', '+0.9801']
+    >>> equalised_ticks([-0.5, 0.98, 0.98])
+    ([-1.0, 0.0, 1.0], ['−0.500', '0', '+0.980'])
     """
     s = np.asarray(score, float)
     s = s[np.isfinite(s)]
     mags = {-1.0: np.abs(s[s <= 0]), 1.0: s[s > 0]}
-    ticks, labels = [], []
+    raws = {}
     for e in at:
         part = mags[-1.0 if e < 0 else 1.0]
         if e != 0 and not part.size:
             continue
-        raw = 0.0 if e == 0 else float(np.copysign(np.quantile(part, min(abs(e), 1.0)), e))
-        ticks.append(float(e))
-        labels.append(f"{raw:+.3f}".replace("-", "−") if e else "0")
-    return ticks, labels
+        raws[float(e)] = 0.0 if e == 0 else float(np.copysign(np.quantile(part, min(abs(e), 1.0)), e))
+    labels = {0.0: "0"} if 0.0 in raws else {}
+    for sign in (-1.0, 1.0):
+        side = sorted((e for e in raws if e * sign > 0), key=abs)
+        def text_at(digits):
+            return {e: f"{raws[e]:+.{digits}f}".replace("-", "−") for e in side}
+
+        text = text_at(3)
+        for digits in range(3, 7):
+            if len(set(text_at(digits).values())) == len(side):
+                text = text_at(digits)
+                break
+        for e in side:  # still alike: keep the outermost of equal neighbours
+            if any(text[o] == text[e] for o in side if abs(o) > abs(e)):
+                continue
+            labels[e] = text[e]
+    ticks = sorted(labels)
+    return ticks, [labels[e] for e in ticks]
 
 
 EQUALISED_LABEL = "signed score: colour = its quantile within its phase\n(− converged, + diverged; ticks: raw score)"
