@@ -640,7 +640,7 @@ def machine_limits(n_matmul: int = 2048, n_triad: int = 2**24, repeats: int = 5)
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``lrsweep bench`` (and of ``benchmarks/throughput.py``)."""
-    p.add_argument("--quick", action="store_true", help="small grids, few repeats (under a minute)")
+    p.add_argument("--quick", action="store_true", help="small grids, 3 repeats (about two minutes on 2 cores)")
     p.add_argument("--cases", help=f"comma-separated case keys (default: all): {', '.join(CASE_KEYS)}")
     p.add_argument("--sizes", help="comma-separated numbers of configurations, replacing each case's list")
     p.add_argument("--steps", type=int, default=STEPS, help=f"optimizer steps per configuration ({STEPS})")
