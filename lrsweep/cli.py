@@ -113,14 +113,15 @@ def main(argv: list[str] | None = None) -> int:
             from lrsweep import report
 
             return report.cli(args)
+        if args.command in ("suggest", "bench", "zoom"):
+            from lrsweep import devices
+
+            devices.host_devices()  # as `lrsweep run`: one JAX device per CPU core
         if args.command == "suggest":
             from lrsweep import suggest
 
             return suggest.cli(args)
         if args.command == "bench":
-            from lrsweep import devices
-
-            devices.host_devices()  # as `lrsweep run`: one JAX device per CPU core
             from lrsweep import bench
             from lrsweep.config import SweepError
 
