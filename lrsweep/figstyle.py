@@ -33,6 +33,7 @@ LABELS = {
     "eps": r"$\epsilon$",
     "weight_decay": r"weight decay $\lambda_{\mathrm{wd}}$",
     "loss.curvature_scale": r"curvature scale $\lambda$",
+    "loss.init_offset": r"initial input-weight offset",
     "init.scale": r"initial scale $|x_0|$",
     "schedule.decay_rate": r"decay rate $\gamma$",
     "schedule": "schedule",
@@ -81,14 +82,20 @@ def width(name: str | float) -> float:
 
 
 def label(name: str) -> str:
-    """Axis label with its symbol; an unknown axis falls back to its own name.
+    r"""Axis label with its symbol; a per-group learning rate is η with the group as subscript; an
+    unknown axis falls back to its own name (a ``loss.``/``schedule.``/``optimizer.`` prefix dropped).
 
-    >>> label("momentum"), label("learning_rate.layer0")
-    ('momentum $\\\\beta$', 'learning_rate.layer0')
+    >>> print(label("momentum"), "|", label("learning_rate.layer0"), "|", label("loss.data_seed"))
+    momentum $\beta$ | learning rate $\eta_{\mathrm{layer0}}$ | data seed
     """
     if name in LABELS:
         return LABELS[name]
-    return name if "." in name else name.replace("_", " ")
+    if name.startswith("learning_rate."):
+        return rf"learning rate $\eta_{{\mathrm{{{name.split('.', 1)[1]}}}}}$"
+    for prefix in ("loss.", "schedule.", "optimizer."):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name.replace("_", " ")
 
 
 def short(name: str) -> str:

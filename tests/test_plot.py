@@ -185,7 +185,8 @@ def test_two_axes_without_boundary_draw_the_phase_image_only(momentum, tmp_path)
     assert [p.name for p in paths] == ["phase.png"]
     fig = plot.figure(r, "phase")
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "learning_rate.layer0" and ax.get_ylabel() == "learning_rate.layer1"
+    assert ax.get_xlabel() == r"learning rate $\eta_{\mathrm{layer0}}$"
+    assert ax.get_ylabel() == r"learning rate $\eta_{\mathrm{layer1}}$"
     assert not [ln for ln in ax.get_lines() if ln.get_gid() in ("theory", "measured")]
     plt.close(fig)
 
