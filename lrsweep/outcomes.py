@@ -21,9 +21,11 @@ magnitude is the speed):
   ``F·gap_0``. The loss is observed every ``K`` updates (``t = 0, K, 2K, …, T``), so the run is
   found diverged at the first observation ``t_d`` past the crossing; between the previous
   observation ``t_p`` (gap ``g_p``) and ``t_d`` (gap ``g_d``) the gap is taken to grow
-  geometrically, ``t* = t_p + (t_d − t_p) · ln(F·gap_0 / g_p) / ln(g_d / g_p)`` (``t* = t_d`` when
-  ``g_d`` is not finite, or ``K = 1``): exact for a quadratic's dominant mode, and a score that
-  varies smoothly across the diverged phase instead of in steps of ``K``;
+  geometrically, ``t* = t_p + (t_d − t_p) · ln(F·gap_0 / g_p) / ln(g_d / g_p)``: exact for a
+  quadratic's dominant mode, and a score that varies smoothly across the diverged phase instead of
+  in steps of ``K``. When ``g_d`` is not finite (the loss overflowed) ``t* = t_p``, the formula's
+  limit ``g_d → ∞``: such a run diverged faster than any that is still finite at ``t_d`` and scores
+  above it; with ``K = 1``, ``t* = t_d``;
 * otherwise ``s = −(1 − p)  ∈ [−1, 0]`` with ``p = clip((mean_t min(f_t, f_0) − f_ref) / (f_0 − f_ref), 0, 1)``
   the mean remaining fraction of the initial gap (``f_ref`` = known minimum, else the
   best loss seen). Fast convergence gives ``s ≈ −1``, no progress ``s ≈ 0``.
@@ -149,8 +151,10 @@ def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: in
     g_prev = jnp.maximum(jnp.abs(w.f_last - ref), tiny)  # f_last: the loss there (the run was alive)
     g_d = jnp.abs(w.f_div - ref)
     frac = jnp.log(diverge_factor * w.gap0 / g_prev) / jnp.log(jnp.where(g_d > g_prev, g_d / g_prev, 2.0))
-    cross = jnp.where(jnp.isfinite(g_d) & (g_d > g_prev) & (every > 1),
-                      t_prev + (t_div - t_prev) * jnp.clip(frac, 0, 1), t_div)
+    overflowed = ~jnp.isfinite(g_d)  # inf or NaN: the limit g_d → ∞ of the interpolation
+    frac = jnp.where(overflowed, 0.0, frac)
+    cross = jnp.where((overflowed | (g_d > g_prev)) & (every > 1), t_prev + (t_div - t_prev) * jnp.clip(frac, 0, 1),
+                      t_div)
     score = jnp.where(w.diverged, 1 - cross / (T + 1), -(1 - p))
     # growth rate of the gap to the minimum
     g_alive = (jnp.log(w.env2) - jnp.log(w.env1)) / max(T - T // 2, 1) * 2

@@ -123,6 +123,19 @@ def test_observed_every_k_updates(every):
     assert t.loc[1.2, "score"] == pytest.approx(1 - crossing / 101, rel=1e-9)
 
 
+def test_an_overflowing_run_scores_above_a_finite_diverged_one():
+    """Observed every K = 10 updates: at η = 1e10 the float32 loss is inf at the first observation, at
+    η = 5 (f × 81 a step) it is finite and crossed F·gap_0 at t* = ln 10⁶ / ln 81 ≈ 3.1. The overflowing
+    run diverged faster, so its score is higher (t* = 0, the limit of the interpolation), not t_d = 10."""
+    spec = lrsweep.from_dict({"name": "t", "steps": 100, "run": {"check_every": 10},
+                              "loss": {"name": "quadratic", "curvatures": [2.0]}, "init": {"points": [[-1.0]]},
+                              "axes": {"learning_rate": {"values": [5.0, 1e10]}}, "boundary": {"max_rounds": 0}})
+    t = lrsweep.run(spec, progress=False).table.set_index("learning_rate")
+    assert t["diverged"].all() and not np.isfinite(t.loc[1e10, "final_loss"])
+    assert t.loc[5.0, "score"] == pytest.approx(1 - math.log(1e6) / math.log(81) / 101, rel=1e-5)
+    assert t.loc[1e10, "score"] == pytest.approx(1.0) and t.loc[1e10, "score"] > t.loc[5.0, "score"]
+
+
 @pytest.mark.parametrize("name,params", [
     ("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}), ("adam", {}), ("adamw", {"weight_decay": 1e-2}),
     ("rmsprop", {}), ("adagrad", {}), ("lion", {}),
