@@ -114,15 +114,17 @@ def main() -> None:
     a = ap.parse_args()
     n = a.res * a.res
     rows = None if not a.rows or a.rows >= a.res else np.unique(np.linspace(0, a.res - 1, a.rows).round().astype(int))
-    limits = machine_limits()
-    t_nb, score_nb, flops = notebook(a.res, a.steps, a.activation, rows)
-    n_nb = score_nb.size
-    if a.lrsweep:
+    if a.lrsweep:  # read (and check) the finished run first, before hours of the notebook's loop
         manifest = json.loads((a.lrsweep / "manifest.json").read_text())
         t_ls, t_compile = manifest["run_seconds"], manifest["compile_seconds"]
         table = pd.read_parquet(a.lrsweep / "table.parquet", columns=["config", "diverged"])
-        assert len(table) == n and manifest["steps"] == a.steps, "--lrsweep: a run of another grid"
-    else:
+        if len(table) != n or manifest["steps"] != a.steps:
+            raise SystemExit(f"fractal_notebook.py: --lrsweep {a.lrsweep}: expected a run of {a.res}² configurations "
+                             f"× {a.steps} steps, found {len(table)} × {manifest['steps']}")
+    limits = machine_limits()
+    t_nb, score_nb, flops = notebook(a.res, a.steps, a.activation, rows)
+    n_nb = score_nb.size
+    if not a.lrsweep:
         t_ls, t_compile, table = with_lrsweep(a.res, a.steps, a.activation)
     diverged_ls = table.sort_values("config")["diverged"].to_numpy().astype(bool).reshape(a.res, a.res)
     if rows is not None:
