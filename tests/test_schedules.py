@@ -76,7 +76,27 @@ EXAMPLES = {  # one valid parameter set per schedule
     "inverse_sqrt": dict(timescale=20.0, warmup_steps=0.0),
     "cosine": dict(decay_steps=200.0, alpha=0.1),
     "warmup_cosine": dict(warmup_steps=0.0, decay_steps=200.0, init_factor=0.0, end_factor=0.1),
+    # optax's own names (tests/test_schedules_optax.py checks them against optax)
+    "exponential_decay": dict(init_value=1.0, transition_steps=5.0, decay_rate=0.97, transition_begin=10.0,
+                              end_value=0.5),
+    "cosine_decay_schedule": dict(init_value=1.0, decay_steps=200.0, alpha=0.1, exponent=2.0),
+    "warmup_cosine_decay_schedule": dict(init_value=0.0, peak_value=1.0, warmup_steps=10.0, decay_steps=200.0,
+                                         end_value=0.1, exponent=1.0),
+    "piecewise_constant_schedule": dict(init_value=1.0, boundaries_and_scales={"10": 0.5, "100": 0.1}),
+    "linear_schedule": dict(init_value=1.0, end_value=0.0, transition_steps=100.0, transition_begin=10.0),
+    "polynomial_schedule": dict(init_value=1.0, end_value=0.0, power=2.0, transition_steps=100.0),
+    "warmup_constant_schedule": dict(init_value=0.0, peak_value=1.0, warmup_steps=20.0),
+    "warmup_exponential_decay_schedule": dict(init_value=0.0, peak_value=1.0, warmup_steps=10.0,
+                                              transition_steps=20.0, decay_rate=0.5, staircase=True),
+    "sgdr_schedule": dict(cosine_kwargs=[{"warmup_steps": 0, "decay_steps": 100},
+                                         {"warmup_steps": 10, "decay_steps": 100}]),
+    "linear_onecycle_schedule": dict(transition_steps=200, peak_value=1.0, div_factor=25.0, final_div_factor=1e4),
+    "cosine_onecycle_schedule": dict(transition_steps=200, peak_value=1.0, div_factor=25.0, final_div_factor=1e4),
+    "constant_schedule": dict(value=1.0),
 }
+# schedules whose factor at t = 0 is not 1 at their EXAMPLES (warm-ups, one-cycles)
+WARMING = ("warmup_cosine", "warmup_cosine_decay_schedule", "warmup_constant_schedule",
+           "warmup_exponential_decay_schedule", "linear_onecycle_schedule", "cosine_onecycle_schedule")
 
 
 def test_examples_cover_every_schedule_and_validate():
@@ -85,7 +105,7 @@ def test_examples_cover_every_schedule_and_validate():
         S.validate_schedule(name, params)
 
 
-@pytest.mark.parametrize("name", [n for n in S.SCHEDULES if n not in ("warmup_cosine",)])
+@pytest.mark.parametrize("name", [n for n in S.SCHEDULES if n not in WARMING])
 def test_factor_is_one_at_first_update(name):
     assert float(S.SCHEDULES[name](jnp.int32(0), **EXAMPLES[name])) == 1.0
 
