@@ -15,12 +15,17 @@ with :math:`g = \lambda x`, :math:`m_0 = 0` and :math:`\eta_t = \eta \cdot
 \mathrm{factor}(t)` for a schedule's factors (pass them as a NumPy array, e.g.
 ``np.asarray(lrsweep.schedules.cosine_decay(np.arange(T), decay_steps=T))``).
 
-The engine calls a run *diverged* when, for some :math:`1 \le t \le T`, the loss is
-non-finite or :math:`f_t - f^* > F\,(f_0 - f^*)` (:math:`F` = ``diverge_factor``,
-:math:`f^* = 0` here). :func:`finite_horizon_critical` finds the smallest learning
-rate that diverges under that rule, by bisection on the exact recurrence; the closed
-forms (:func:`gd_critical`, :func:`heavy_ball_critical`, :func:`nesterov_critical`)
-are its :math:`T \to \infty` limits.
+The engine calls a run *diverged* when, at an observed step :math:`t` (every
+:math:`K`-th update and the last, :math:`K` = ``every``, the engine's ``run.check_every``),
+the loss is non-finite or :math:`f_t - f^* > F\,(f_0 - f^*)` (:math:`F` =
+``diverge_factor``, :math:`f^* = 0` here). That need not be monotone in the learning
+rate (under a schedule a stable learning rate can lie above a diverging one).
+:func:`finite_horizon_critical` finds the smallest learning rate that diverges under that
+rule, :func:`finite_horizon_transitions` every learning rate where divergence switches on
+or off: a fine scan of the exact recurrence, then bisection of each sign change, both
+vectorised (over learning rates and over problems, e.g. every slice of a sweep at once).
+The closed forms (:func:`gd_critical`, :func:`heavy_ball_critical`,
+:func:`nesterov_critical`) are the threshold's :math:`T \to \infty` limits.
 
 >>> gd_critical(4.0)
 0.5
@@ -34,12 +39,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = [
     "diverges_within",
     "finite_horizon_critical",
+    "finite_horizon_transitions",
     "gd_critical",
     "gd_finite_horizon_critical",
     "heavy_ball_critical",
@@ -48,8 +55,7 @@ __all__ = [
     "schedule_gain",
 ]
 
-_POINTS = 127  # learning rates tried per bisection round (the bracket shrinks 128x a round)
-_MAX_DOUBLINGS = 400  # bracket search: at most this many halvings/doublings of lo
+_RESOLUTION = 1e-3  # default relative spacing of the finite-horizon scans
 
 
 # --------------------------------------------------------------------------- argument helpers
@@ -275,25 +281,14 @@ def schedule_gain(lr, lam, factors):
 # --------------------------------------------------------------------------- the exact recurrence
 
 
-def _run(lr, lam, x0, steps, beta, nesterov, factors, diverge_factor=None, every=1):
-    """Iterate optax.sgd on the diagonal quadratic for a batch of learning rates.
-
-    ``lr``: (k,). Returns the loss history (k, steps+1), or, given
-    ``diverge_factor``, the (k,) divergence flags (stopping once all diverged), the loss
-    being observed after every ``every``-th update and after the last one.
-    """
+def _run(lr, lam, x0, steps, beta, nesterov, factors) -> np.ndarray:
+    """Iterate optax.sgd on the diagonal quadratic for a batch ``lr`` (k,) of learning rates: losses (k, steps+1)."""
     k = lr.shape[0]
     eta = (factors[:, None] * lr[None, :])[:, :, None]  # (steps, k, 1): η_t = lr · factor(t)
     x = np.broadcast_to(x0, (k, x0.size)).copy()
     m = np.zeros_like(x)
-    f0 = 0.5 * np.sum(lam * x0 * x0)
-    record = diverge_factor is None
-    if record:
-        out = np.empty((k, steps + 1))
-        out[:, 0] = f0
-    else:
-        out = np.zeros(k, dtype=bool)
-        limit = diverge_factor * f0
+    out = np.empty((k, steps + 1))
+    out[:, 0] = 0.5 * np.sum(lam * x0 * x0)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps):
             g = lam * x
@@ -303,13 +298,7 @@ def _run(lr, lam, x0, steps, beta, nesterov, factors, diverge_factor=None, every
             else:
                 d = g
             x = x - eta[t] * d
-            f = 0.5 * np.einsum("ij,j->i", x * x, lam)  # row by row: the same for any batch
-            if record:
-                out[:, t + 1] = f
-            elif (t + 1) % every == 0 or t + 1 == steps:
-                out |= ~(f <= limit)  # f > F·f0, or nan (inf > limit already)
-                if t % 16 == 15 and out.all():
-                    break
+            out[:, t + 1] = 0.5 * np.einsum("ij,j->i", x * x, lam)  # row by row: the same for any batch
     return out
 
 
@@ -397,7 +386,301 @@ def diverges_within(history, diverge_factor: float, every: int = 1):
     return bool(out) if out.ndim == 0 else out
 
 
-# --------------------------------------------------------------------------- finite-horizon threshold
+
+# --------------------------------------------------------------------------- many runs at once
+#
+# The searches below run the recurrence for many (problem, learning rate) pairs at once, one row
+# per pair: the problems' data are gathered into the rows, and a pass over the T updates is a few
+# NumPy calls per update on arrays of at most _BATCH elements (small enough to stay in cache, about
+# 3.5 ns per element and update). Rows found diverged are dropped as they go.
+
+_BATCH = 1 << 16  # rows × directions per pass of the recurrence
+_SCAN_ROWS = 1 << 18  # grid points (all problems together) per chunk of the scan
+_ROUND = 4096  # rows × directions per bisection round: sets the points per round
+_POINTS = 127  # at most this many learning rates per bracket and bisection round
+_ZOOM = 32  # learning rates per dip and round of the margin guard (finite_horizon_transitions)
+_MAX_DOUBLINGS = 400  # bracket search: at most this many halvings/doublings of lo
+
+# status codes of a search, per problem
+_OK, _LO_DIVERGES, _HI_STABLE, _NO_BRACKET = 0, 1, 2, 3
+
+
+class _Problems(NamedTuple):
+    """``S`` diagonal quadratics with their optimizer, schedule and divergence rule.
+
+    ``lam``, ``x0``: (S, d) eigenvalues and initial coordinates; ``beta``: (S,) momenta;
+    ``limit``: (S,) :math:`F f_0`, the loss an observation must not exceed; ``factors``: (T, U)
+    schedule factors, column ``which[s]`` being problem ``s``'s; ``nesterov`` and ``every`` (the
+    observation interval :math:`K`) are shared.
+    """
+
+    lam: np.ndarray
+    x0: np.ndarray
+    beta: np.ndarray
+    limit: np.ndarray
+    factors: np.ndarray
+    which: np.ndarray
+    nesterov: bool
+    every: int
+
+
+def _problems(lam, x0, beta, factors, which, diverge_factor, nesterov, every) -> _Problems:
+    """Assemble :class:`_Problems`; ``factors`` (U, T), one row per distinct schedule."""
+    f0 = 0.5 * np.sum(lam * x0 * x0, axis=-1)
+    return _Problems(lam, x0, beta, diverge_factor * f0, np.ascontiguousarray(np.asarray(factors).T),
+                     np.asarray(which, np.intp), bool(nesterov), int(every))
+
+
+def _diverged(p: _Problems, rows, lr, margin: bool = False):
+    """The engine's divergence flag of problem ``rows[k]`` run at learning rate ``lr[k]``, for every ``k``.
+
+    With ``margin``: ``(flags, margins)``, the margin of a run being its largest observed
+    :math:`f_t / (F f_0)` (inf once non-finite); every run then goes the full ``T`` updates.
+    """
+    rows, lr = np.asarray(rows, np.intp).ravel(), np.asarray(lr, np.float64).ravel()
+    out, worst = np.empty(rows.size, bool), np.empty(rows.size)
+    n = max(1, _BATCH // p.lam.shape[1])
+    for s in range(0, rows.size, n):
+        out[s:s + n], worst[s:s + n] = _diverged_pass(p, rows[s:s + n], lr[s:s + n], margin)
+    return (out, worst) if margin else out
+
+
+def _diverged_pass(p: _Problems, rows: np.ndarray, lr: np.ndarray, margin: bool = False):
+    r"""One pass of the recurrence over a batch of rows: :func:`quadratic_loss_history`'s arithmetic, op for op.
+
+    Per update, all rows at once: :math:`g = \lambda x`; :math:`m \leftarrow g + \beta m`;
+    :math:`d = m` (heavy ball), :math:`g + \beta m` (Nesterov) or :math:`g` (no row has momentum;
+    a row with :math:`\beta = 0` among others gets :math:`m = g + 0 \cdot m = g` exactly);
+    :math:`x \leftarrow x - (\text{lr}\cdot\text{factor}_t)\,d`. After every ``every``-th update and
+    the last, a row is diverged once :math:`f = \tfrac12\sum_i \lambda_i x_i^2 \le F f_0` fails (so NaN
+    counts). Diverged rows are dropped whenever they are more than an eighth of those left, unless
+    ``margin`` asks for each row's largest observed :math:`f / (F f_0)`. Returns ``(flags, margins)``
+    (margins NaN without ``margin``).
+    """
+    T = p.factors.shape[0]
+    lam, x, limit, which = p.lam[rows], p.x0[rows].copy(), p.limit[rows], p.which[rows]
+    beta, lr = p.beta[rows][:, None], lr[:, None]
+    momentum, shared, one = bool(np.any(beta != 0)), p.factors.shape[1] == 1, p.lam.shape[1] == 1
+    m = np.zeros_like(x) if momentum else None
+    alive, ok = np.arange(rows.size), np.ones(rows.size, bool)
+    worst = np.zeros(rows.size) if margin else np.full(rows.size, np.nan)
+    g, step, eta = np.empty_like(x), np.empty_like(x), None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T):
+            np.multiply(lam, x, out=g)
+            d = g
+            if momentum:
+                np.multiply(beta, m, out=m)
+                d = np.add(g, m, out=m)  # optax.trace: new_trace = g + decay * trace
+                if p.nesterov:
+                    np.multiply(beta, m, out=step)
+                    d = np.add(g, step, out=step)
+            if not shared:
+                eta = np.multiply(lr, p.factors[t][which][:, None])
+            elif t == 0 or p.factors[t, 0] != p.factors[t - 1, 0]:  # a constant schedule: η_t once
+                eta = np.multiply(lr, p.factors[t, 0])
+            np.subtract(x, np.multiply(eta, d, out=step), out=x)
+            if (t + 1) % p.every and t + 1 < T:
+                continue
+            np.multiply(x, x, out=step)
+            np.multiply(step, lam, out=step)
+            f = 0.5 * (step[:, 0] if one else step.sum(axis=1))
+            ok &= f <= limit
+            if margin:
+                np.fmax(worst, np.where(np.isfinite(f), f / limit, np.inf), out=worst)
+                continue
+            left = np.count_nonzero(ok)
+            if left == 0:
+                return np.ones(rows.size, bool), worst
+            if ok.size - left > ok.size // 8:  # drop the diverged rows
+                alive, x, lam, limit, which, beta, lr = (a[ok] for a in (alive, x, lam, limit, which, beta, lr))
+                m = m[ok] if momentum else None
+                eta = eta[ok] if shared else None
+                ok = np.ones(left, bool)
+                g, step = np.empty_like(x), np.empty_like(x)
+    out = np.ones(rows.size, bool)
+    out[alive] = ~ok
+    return out, worst
+
+
+# --------------------------------------------------------------------------- the searches, vectorised
+
+
+def _default_lo(p: _Problems) -> np.ndarray:
+    """½ the closed form at the largest excited eigenvalue, over the largest |factor| of the schedule."""
+    lam_max = _lam_max(p.lam, p.x0)
+    closed = (nesterov_critical if p.nesterov else heavy_ball_critical)(lam_max, p.beta)
+    top = np.max(np.abs(p.factors), axis=0)[p.which]
+    return 0.5 * np.where(top > 0, closed / np.where(top > 0, top, 1.0), closed)
+
+
+def _bracket(p: _Problems, lo: np.ndarray, hi: np.ndarray, lo_fixed: np.ndarray):
+    """A learning rate ``lo`` that does not diverge and one ``hi`` above it that does, per problem.
+
+    Each round runs ``probe · 2^k``, ``k = 0 … 7`` (``probe`` starts at ``lo``) for every problem
+    still searching: if ``lo`` itself diverges it is divided by :math:`2^8` (an error if it was
+    given); otherwise ``hi`` is the first diverging doubling, or the search goes on from the last
+    doubling. A given ``hi`` is only checked. ``lo`` stays where the search started: the doublings
+    below ``hi`` say nothing about the learning rates between them (divergence need not be
+    monotone), so the scan (:func:`_first_crossing`) starts from ``lo``.
+
+    Returns ``(lo, hi, status)``: status :data:`_OK`, :data:`_LO_DIVERGES`, :data:`_HI_STABLE` or
+    :data:`_NO_BRACKET` (then ``hi`` is NaN).
+    """
+    lo, hi, probe = lo.copy(), hi.copy(), lo.copy()
+    status = np.full(lo.size, _NO_BRACKET, np.int8)
+    todo = np.arange(lo.size)
+    for _ in range(_MAX_DOUBLINGS // 8):
+        if not todo.size:
+            break
+        given = np.isfinite(hi[todo])
+        trial = probe[todo, None] * 2.0 ** np.arange(8)
+        trial[given, 1:] = hi[todo[given], None]
+        d = _diverged(p, np.repeat(todo, 8), trial).reshape(-1, 8)
+        first = d[:, 0]
+        status[todo[first & lo_fixed[todo]]] = _LO_DIVERGES
+        lower = todo[first & ~lo_fixed[todo]]
+        lo[lower] /= 2.0**8
+        probe[lower] = lo[lower]
+        status[todo[~first & given]] = np.where(d[~first & given, 1], _OK, _HI_STABLE)
+        found = ~first & ~given & d.any(axis=1)
+        hi[todo[found]] = trial[found, np.argmax(d[found], axis=1)]
+        status[todo[found]] = _OK
+        on = ~first & ~given & ~found
+        probe[todo[on]] = trial[on, -1]
+        todo = todo[(first & ~lo_fixed[todo]) | on]
+    hi[status != _OK] = np.nan
+    return lo, hi, status
+
+
+def _first_crossing(p: _Problems, rows, lo, hi, resolution: float):
+    r"""The first divergence on the grid :math:`\text{lo}\,(1+\delta)^j` up to ``hi`` (:math:`\delta` = ``resolution``).
+
+    ``lo`` must not diverge and ``hi`` must. Chunks of grid points for all problems go through
+    :func:`_diverged` together; a problem stops at the first chunk holding a diverging point.
+    Returns ``(a, b)``: the last grid point before the first diverging one, and that one.
+    """
+    step = math.log1p(resolution)
+    J = np.maximum(1, np.ceil(np.log(hi / lo) / step)).astype(np.int64)  # the J-th point is hi
+    a, b = lo.copy(), hi.copy()
+    todo, j0 = np.arange(lo.size), 1
+    while todo.size:
+        C = int(min(J[todo].max() - j0 + 1, max(1, _SCAN_ROWS // todo.size)))
+        j = np.arange(j0, j0 + C)
+        top = hi[todo, None]
+        grid = np.where(j >= J[todo, None], top, np.minimum(lo[todo, None] * np.exp(j * step), top))
+        run = j <= J[todo, None]
+        d = np.zeros(grid.shape, bool)
+        d[run] = _diverged(p, np.broadcast_to(rows[todo, None], grid.shape)[run], grid[run])
+        found = d.any(axis=1)
+        i = np.argmax(d, axis=1)
+        k = np.arange(todo.size)
+        b[todo[found]] = grid[k[found], i[found]]
+        before = np.where(i > 0, grid[k, i - 1], a[todo])
+        a[todo[found]] = before[found]
+        a[todo[~found]] = grid[k[~found], -1]
+        todo, j0 = todo[~found], j0 + C
+    return a, b
+
+
+def _points_per_round(brackets: int, directions: int) -> int:
+    """Learning rates per bracket and round: :math:`2^k - 1`, about :data:`_ROUND` rows × directions in all.
+
+    A round costs one pass of :math:`T` updates; fewer points a round means less arithmetic but
+    more rounds (each shrinks a bracket by points + 1), so many brackets take few points each.
+    """
+    per = max(1, _ROUND // max(1, brackets * directions))
+    return int(min(_POINTS, 2 ** int(math.log2(per + 1)) - 1))
+
+
+def _refine(p: _Problems, rows, a, b, left, rtol: float) -> np.ndarray:
+    r"""Bisect every bracket ``[a, b]`` (state ``left`` at ``a``, the other at ``b``) down to ``b − a ≤ rtol·b``.
+
+    A round runs ``P`` evenly spaced learning rates inside every open bracket at once and keeps
+    the gap before the first one whose state differs from ``left`` (or after the last one if
+    none does), so each bracket shrinks ``P + 1``-fold and keeps the *first* sign change above
+    ``a`` at that round's spacing; rounds go on until every bracket is narrower than ``rtol·b``
+    (or than float64 can split). Returns ``b``: the first learning rate found past the sign change.
+    """
+    a, b = np.array(a, np.float64), np.array(b, np.float64)
+    todo = np.flatnonzero(b - a > rtol * b)
+    while todo.size:
+        P = _points_per_round(todo.size, p.lam.shape[1])
+        lo, hi = a[todo], b[todo]
+        trial = lo[:, None] + (hi - lo)[:, None] * (np.arange(1, P + 1) / (P + 1))
+        d = _diverged(p, np.repeat(rows[todo], P), trial).reshape(-1, P)
+        flip = d != left[todo, None]
+        found, i, k = flip.any(axis=1), np.argmax(flip, axis=1), np.arange(todo.size)
+        b[todo] = np.where(found, trial[k, i], hi)
+        a[todo] = np.where(found, np.where(i > 0, trial[k, i - 1], lo), trial[:, -1])
+        width = b[todo] - a[todo]
+        todo = todo[(width > rtol * b[todo]) & (width < hi - lo)]  # stop where float64 cannot split further
+    return b
+
+
+def _critical(p: _Problems, lo, hi, lo_fixed, rtol: float, resolution: float):
+    """:func:`finite_horizon_critical` for all problems at once: ``(critical, status)`` (NaN unless status is OK)."""
+    lo, hi, status = _bracket(p, lo, hi, lo_fixed)
+    out = np.full(lo.size, np.nan)
+    ok = np.flatnonzero(status == _OK)
+    if ok.size:
+        a, b = _first_crossing(p, ok, lo[ok], hi[ok], resolution)
+        out[ok] = _refine(p, ok, a, b, np.zeros(ok.size, bool), rtol)
+    return out, status
+
+
+# --------------------------------------------------------------------------- finite-horizon thresholds
+
+
+def _parse(eigenvalues, x0, steps, diverge_factor, momentum, nesterov, factors, every):
+    """Check the arguments of the finite-horizon searches: ``(problems, steps, single)``."""
+    single = np.ndim(eigenvalues) <= 1
+    if single:
+        lam, x = _problem(eigenvalues, x0)
+        lam, x = lam[None], x[None]
+    else:
+        lam, x = np.asarray(eigenvalues, np.float64), np.asarray(x0, np.float64)
+        if lam.ndim != 2 or lam.shape != x.shape or not (np.all(np.isfinite(lam)) and np.all(np.isfinite(x))):
+            raise ValueError(f"eigenvalues (shape {lam.shape}) and x0 (shape {x.shape}): expected finite arrays "
+                             "of the same shape, (problems, directions)")
+    steps = _steps(steps, 1)
+    F = float(diverge_factor)
+    if not (math.isfinite(F) and F >= 1):
+        raise ValueError(f"{diverge_factor=}: expected a finite number >= 1")
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+        raise ValueError(f"{every=}: expected an integer >= 1")
+    beta = _momentum(np.broadcast_to(np.asarray(momentum, np.float64), lam.shape[:1]))
+    for s in range(lam.shape[0]):
+        where = "" if single else f"problem {s}: "
+        if np.max(lam[s]) <= 0:
+            raise ValueError(f"{where}eigenvalues={lam[s].tolist()}: expected a positive largest eigenvalue")
+        if 0.5 * np.sum(lam[s] * x[s] * x[s]) <= 0:
+            raise ValueError(f"{where}x0={x[s].tolist()}: the initial loss is 0, so nothing can diverge")
+    if np.ndim(factors) == 2:
+        table, which = np.stack([_factors(f, steps) for f in np.asarray(factors, np.float64)]), np.arange(lam.shape[0])
+        if table.shape[0] != lam.shape[0]:
+            raise ValueError(f"factors (shape {np.shape(factors)}): expected one row per problem ({lam.shape[0]})")
+    else:
+        table, which = _factors(factors, steps)[None], np.zeros(lam.shape[0], np.intp)
+    return _problems(lam, x, beta, table, which, F, nesterov, every), steps, single
+
+
+def _rates(name: str, value, n: int, default: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ``lo``/``hi`` argument per problem (``default`` where not given) and where it was given."""
+    if value is None:
+        return default.copy(), np.zeros(n, bool)
+    v = np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
+    if not np.all(np.isfinite(v) & (v > 0)):
+        shown = value if np.ndim(value) == 0 else v.tolist()
+        raise ValueError(f"{name}={shown}: expected a positive learning rate")
+    return v, np.ones(n, bool)
+
+
+def _check_search(rtol, resolution):
+    if not (0 < rtol < 1):
+        raise ValueError(f"{rtol=}: expected a number in (0, 1)")
+    if not (0 < resolution < 1):
+        raise ValueError(f"{resolution=}: expected a number in (0, 1)")
 
 
 def finite_horizon_critical(
@@ -406,28 +689,41 @@ def finite_horizon_critical(
     steps: int,
     diverge_factor: float,
     *,
-    momentum: float = 0.0,
+    momentum=0.0,
     nesterov: bool = False,
     factors=None,
-    lo: float | None = None,
-    hi: float | None = None,
+    lo=None,
+    hi=None,
     rtol: float = 1e-12,
     every: int = 1,
-) -> float:
+    resolution: float = _RESOLUTION,
+):
     r"""Smallest learning rate that diverges within ``steps`` updates, on the exact recurrence.
 
-    Divergence is the engine's rule (:func:`diverges_within`) applied to
-    :func:`quadratic_loss_history`. The threshold is bracketed and then refined by
-    vectorised bisection: each round runs 127 learning rates spread evenly over the
-    bracket at once and keeps the gap between the last one that stayed bounded and
-    the first that diverged, so a round shrinks the bracket 128-fold (about 6 rounds
-    reach ``rtol = 1e-12``); taking the *first* diverging one finds the smallest
-    threshold even if divergence is not monotone in the learning rate (down to the
-    grid spacing). The default bracket: ``lo`` = ½ the closed form
-    (:func:`gd_critical` / :func:`heavy_ball_critical` / :func:`nesterov_critical`
-    at :math:`\lambda_\max`, divided by the largest factor of a schedule), halved
-    until it does not diverge; ``hi`` = the first of its doublings that diverges
-    (``lo`` and 7 doublings go in one run).
+    Divergence is the engine's rule (:func:`diverges_within` applied to
+    :func:`quadratic_loss_history`): diverged iff at an observed step (every ``every``-th update
+    and the last) the loss is non-finite or :math:`f_t > F f_0`. It need not be monotone in the
+    learning rate — under a schedule a diverging learning rate can have stable ones above it,
+    even isolated ones (:func:`finite_horizon_transitions`) — so the threshold is found in three
+    stages, all vectorised (over the learning rates tried, and over problems):
+
+    1. **bracket**: ``lo`` (default ½ the closed form, :func:`heavy_ball_critical` /
+       :func:`nesterov_critical` at the largest excited eigenvalue, over the largest
+       :math:`|\mathrm{factor}|`), divided by :math:`2^8` until it does not diverge; ``hi`` the first
+       of its doublings that diverges. Learning rates below ``lo`` are assumed not to diverge.
+    2. **scan**: the grid :math:`\mathrm{lo}\,(1+\delta)^j` from ``lo`` to ``hi``
+       (:math:`\delta` = ``resolution``, relative spacing 0.1% by default), each point run for the
+       :math:`T` steps; the first diverging point and the one before it bracket the first sign
+       change. A diverging window of learning rates wider than :math:`\delta` relative contains a
+       grid point, so it cannot be missed; one narrower than that, below the first diverging grid
+       point, can (a scan cannot see between its points; :func:`finite_horizon_transitions` also
+       looks between them, so it may find such a window first).
+    3. **bisection** of that bracket: each round runs evenly spaced learning rates inside it and
+       keeps the gap before the first diverging one, until the bracket is narrower than
+       ``rtol · hi``.
+
+    Many problems at once (2-D ``eigenvalues``) go through the same stages together: every
+    stage's runs are one array computation of shape (runs, directions) per update.
 
     **The finite-horizon effect.** Above the closed-form threshold the loss grows
     geometrically, but it must grow by :math:`F` within :math:`T` steps to count.
@@ -454,90 +750,232 @@ def finite_horizon_critical(
     every gap vanishes like :math:`1/T`.
 
     Args:
-      eigenvalues: Hessian eigenvalues (1-D; the largest must be > 0).
-      x0: initial coordinates along the eigen-directions.
+      eigenvalues: Hessian eigenvalues (1-D; the largest must be > 0), or (problems, d) for many
+        problems at once.
+      x0: initial coordinates along the eigen-directions (shaped like ``eigenvalues``).
       steps: the horizon :math:`T \ge 1`.
       diverge_factor: :math:`F \ge 1`.
-      momentum: :math:`\beta \in [0, 1)`.
+      momentum: :math:`\beta \in [0, 1)` (one per problem, or shared).
       nesterov: optax's Nesterov form.
-      factors: schedule factors for :math:`t = 0 \ldots T-1` (default: constant 1).
-      lo: a learning rate that does not diverge (default: found as above).
-      hi: a learning rate that diverges (default: found as above).
+      factors: schedule factors for :math:`t = 0 \ldots T-1` (default: constant 1); (problems, ≥ T)
+        for one schedule per problem.
+      lo: a learning rate that does not diverge, the start of the scan (default: found as above).
+      hi: a learning rate that diverges, its end (default: found as above).
       rtol: stop when the bracket is narrower than ``rtol · hi``.
       every: the loss is observed after every ``every``-th update and after the last
         (the engine's ``run.check_every``).
+      resolution: the scan's relative spacing :math:`\delta`.
 
     Returns:
-      The threshold: the smallest diverging learning rate found, within ``rtol``.
+      The threshold: the smallest diverging learning rate found, within ``rtol`` above the first
+      sign change (an array, one per problem, for 2-D ``eigenvalues``).
 
     >>> lam = np.array([0.1, 1.0])
     >>> eta = finite_horizon_critical(lam, [1.0, 1.0], steps=2000, diverge_factor=1e6, momentum=0.9)
     >>> round(eta / heavy_ball_critical(1.0, 0.9), 4)
     1.0001
+    >>> finite_horizon_critical([[1.0], [2.0]], [[1.0], [1.0]], 300, 1e6, momentum=[0.0, 0.5]).round(6)
+    array([2.023293, 1.505021])
+    >>> round(gd_finite_horizon_critical(1.0, 300, 1e6), 6)
+    2.023293
     """
-    lam, x = _problem(eigenvalues, x0)
-    steps = _steps(steps, 1)
-    F = float(diverge_factor)
-    if not (math.isfinite(F) and F >= 1):
-        raise ValueError(f"{diverge_factor=}: expected a finite number >= 1")
-    beta = float(_momentum(momentum))
-    if not (0 < rtol < 1):
-        raise ValueError(f"{rtol=}: expected a number in (0, 1)")
-    lam_max = float(np.max(lam))
-    if lam_max <= 0:
-        raise ValueError(f"eigenvalues={lam.tolist()}: expected a positive largest eigenvalue")
-    if 0.5 * np.sum(lam * x * x) <= 0:
-        raise ValueError(f"x0={x.tolist()}: the initial loss is 0, so nothing can diverge")
-    f = _factors(factors, steps)
-    nesterov = bool(nesterov)
-
-    def diverged(lrs) -> np.ndarray:
-        return _run(np.asarray(lrs, np.float64), lam, x, steps, beta, nesterov, f, diverge_factor=F, every=every)
-
-    closed = nesterov_critical(lam_max, beta) if nesterov else heavy_ball_critical(lam_max, beta)
-    top = float(np.max(np.abs(f)))
-    if top > 0:
-        closed /= top
-
-    lo_given, hi_given = lo is not None, hi is not None
-    if lo_given and not (math.isfinite(lo) and lo > 0):
-        raise ValueError(f"{lo=}: expected a positive learning rate")
-    if hi_given and not (math.isfinite(hi) and (lo is None or hi > lo)):
+    _check_search(rtol, resolution)
+    p, steps, single = _parse(eigenvalues, x0, steps, diverge_factor, momentum, nesterov, factors, every)
+    n = p.lam.shape[0]
+    lo_v, lo_fixed = _rates("lo", lo, n, _default_lo(p))
+    hi_v, hi_fixed = _rates("hi", hi, n, np.full(n, np.nan))
+    if np.any(hi_fixed & ~(hi_v > lo_v)):
         raise ValueError(f"{hi=}: expected a finite learning rate above lo={lo}")
-    lo = 0.5 * closed if lo is None else float(lo)
-    for _ in range(_MAX_DOUBLINGS // 8):
-        # One run checks lo and, when hi is not given, the next 7 doublings of it.
-        trial = np.array([lo, hi]) if hi_given else lo * 2.0 ** np.arange(8)
-        d = diverged(trial)
-        if d[0]:
-            if lo_given:
-                raise ValueError(f"{lo=}: expected a learning rate that does not diverge within {steps=}")
-            lo = lo / 2.0**8  # the next batch reaches back up to lo / 2
-            continue
-        if hi_given:
-            if not d[1]:
-                raise ValueError(f"{hi=}: expected a learning rate that diverges within {steps=}")
-            break
-        if d.any():
-            j = int(np.argmax(d))
-            lo, hi = float(trial[j - 1]), float(trial[j])
-            break
-        lo = float(trial[-1])
-    else:
-        raise ValueError(f"found no bracket [non-diverging, diverging] of learning rates near {lo=} within {steps=}")
+    out, status = _critical(p, lo_v, hi_v, lo_fixed, rtol, resolution)
+    for s in np.flatnonzero(status != _OK)[:1]:
+        where = "" if single else f"problem {s}: "
+        raise ValueError(where + {
+            _LO_DIVERGES: f"lo={_out(lo_v[s])!r}: expected a learning rate that does not diverge within {steps=}",
+            _HI_STABLE: f"hi={_out(hi_v[s])!r}: expected a learning rate that diverges within {steps=}",
+            _NO_BRACKET: f"found no bracket [non-diverging, diverging] of learning rates above lo={_out(lo_v[s])!r} "
+                         f"within {steps=}",
+        }[int(status[s])])
+    return float(out[0]) if single else out
 
-    lo, hi = float(lo), float(hi)
-    while hi - lo > rtol * hi:
-        trial = np.linspace(lo, hi, _POINTS + 2)[1:-1]
-        d = diverged(trial)
-        if d.any():
-            i = int(np.argmax(d))
-            lo, hi = (float(trial[i - 1]) if i > 0 else lo), float(trial[i])
-        else:
-            lo = float(trial[-1])
-        if not lo < hi:  # the spacing fell below float64 resolution
+
+def _factor_zeros(p: _Problems, lo: float, hi: float) -> np.ndarray:
+    r"""The learning rates in ``(lo, hi)`` that zero a factor :math:`1 - \eta f_s \lambda_i` of an excited direction."""
+    lam = p.lam[0][(p.x0[0] != 0) & (p.lam[0] != 0)]
+    with np.errstate(divide="ignore"):
+        zeros = 1.0 / np.outer(p.factors[:, p.which[0]], lam).ravel()
+    return np.unique(zeros[(zeros > lo) & (zeros < hi)])
+
+
+def _approaches(lr: np.ndarray, d: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, ...]:
+    r"""Along the last axis: each strict local minimum of ``gap`` among three neighbours in one state.
+
+    Returns the outer neighbours' learning rates and gaps, and the state: ``(lo, hi, gap_lo, gap_hi, state)``.
+    """
+    same = (d[..., :-2] == d[..., 1:-1]) & (d[..., 1:-1] == d[..., 2:])
+    low = same & (gap[..., 1:-1] < gap[..., :-2]) & (gap[..., 1:-1] < gap[..., 2:])
+    *at, j = np.nonzero(low)
+    return lr[(*at, j)], lr[(*at, j + 2)], gap[(*at, j)], gap[(*at, j + 2)], d[(*at, j + 1)]
+
+
+def _gap(margin: np.ndarray) -> np.ndarray:
+    r"""How far a run's margin is from the threshold 1, in log: :math:`|\ln \text{margin}|`."""
+    with np.errstate(divide="ignore"):
+        return np.abs(np.log(margin))
+
+
+def _zoom(p: _Problems, grid, d, margin, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""The margin guard: scan finer wherever the margin approaches 1 between grid points of one state.
+
+    A window of one state inside a range of the other is where the margin (largest observed
+    :math:`f_t / (F f_0)`) crosses 1: a dip to 1 or below amid divergence, a peak above 1 amid
+    stability, and the dip or peak is wider than the window. So each strict local minimum of
+    :math:`|\ln \text{margin}|` on the grid, between neighbours in its own state, has the gap
+    between those neighbours scanned again (:data:`_ZOOM` points, all such gaps at once), and
+    again around any new minimum there, until a point of the other state turns up or the gap is
+    narrower than ``rtol``. Returns the grid with every point run, sorted, and the states.
+    """
+    lo, hi, g_lo, g_hi, state = _approaches(grid, d, _gap(margin))
+    grids, states = [grid], [d]
+    frac = np.arange(1, _ZOOM + 1) / (_ZOOM + 1)
+    for _ in range(64):
+        keep = hi - lo > rtol * hi
+        if not keep.any():
             break
-    return hi
+        lo, hi, g_lo, g_hi, state = lo[keep], hi[keep], g_lo[keep], g_hi[keep], state[keep]
+        pts = lo[:, None] + (hi - lo)[:, None] * frac
+        dd, mm = _diverged(p, np.zeros(pts.size, np.intp), pts, margin=True)
+        grids.append(pts.ravel())
+        states.append(dd)
+        dd, gg = dd.reshape(pts.shape), _gap(mm).reshape(pts.shape)
+        on = np.all(dd == state[:, None], axis=1)  # else the other state turned up: that window is bracketed
+        ends = state[on, None]
+        lo, hi, g_lo, g_hi, state = _approaches(np.column_stack([lo[on], pts[on], hi[on]]),
+                                                np.hstack([ends, dd[on], ends]),
+                                                np.column_stack([g_lo[on], gg[on], g_hi[on]]))
+    grid, order = np.unique(np.concatenate(grids), return_index=True)
+    return grid, np.concatenate(states)[order]
+
+
+def _drop_points(found: np.ndarray, rtol: float) -> np.ndarray:
+    """Drop pairs of opposite sign changes within ``2·rtol`` of each other (a window too narrow to resolve)."""
+    keep = []
+    for row in found:
+        if keep and keep[-1][1] != row[1] and row[0] - keep[-1][0] <= 2 * rtol * row[0]:
+            keep.pop()
+        else:
+            keep.append(row)
+    return np.asarray(keep, np.float64).reshape(-1, 2)
+
+
+def finite_horizon_transitions(
+    eigenvalues,
+    x0,
+    steps: int,
+    diverge_factor: float,
+    *,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    factors=None,
+    lo: float | None = None,
+    hi: float | None = None,
+    rtol: float = 1e-12,
+    every: int = 1,
+    resolution: float = _RESOLUTION,
+) -> np.ndarray:
+    r"""Every learning rate in ``[lo, hi]`` where divergence within ``steps`` updates switches on or off.
+
+    Same divergence rule and recurrence as :func:`finite_horizon_critical` (whose result is the
+    first transition here, when it goes up). Under a schedule divergence is not monotone in the
+    learning rate: e.g. gradient descent with warmup-cosine (warmup 20, decay 150) on
+    :math:`\lambda = (0.5, 20)`, :math:`x_0 = (1, 1)`, :math:`T = 150`, :math:`F = 10^4` first
+    diverges at :math:`\eta = 0.13671`, is stable again from 0.14279 (near
+    :math:`\eta = 1/(f_7 \lambda_2)` the factor :math:`1 - \eta f_7 \lambda_2` almost cancels the
+    growth) and diverges again from 0.14292 on.
+
+    **Scan.** Every point of the grid :math:`\mathrm{lo}\,(1+\delta)^j` up to ``hi``
+    (:math:`\delta` = ``resolution``, 0.1% relative spacing by default) is run for the :math:`T`
+    steps, all as one array computation; each pair of neighbours in different states brackets a
+    sign change, and all brackets are bisected together to ``rtol`` (:func:`_refine`: first sign
+    change within the bracket). A window of learning rates — diverging or stable — wider than
+    :math:`\delta` relative holds a grid point, so it is found. One narrower than :math:`\delta`
+    can lie between two grid points: no scan by itself rules out what is narrower than its
+    spacing. Two guards look between the points; lower ``resolution`` to be surer of narrower
+    windows (the cost is proportional to :math:`\ln(\mathrm{hi}/\mathrm{lo})/\delta`).
+
+    **Guard 1, the margin (any optimizer).** Each grid run also reports its *margin*, the largest
+    observed :math:`f_t / (F f_0)`: it diverged iff that exceeds 1. A window of one state inside a
+    range of the other is where the margin crosses 1 — dips to 1 or below amid divergence, peaks
+    above 1 amid stability — and the dip or peak is wider than the window (the margin is
+    continuous in :math:`\eta`). Wherever :math:`|\ln \text{margin}|` has a strict local minimum
+    on the grid between neighbours in its own state, the gap between those neighbours is scanned
+    again with 32 points, and again around any new minimum, until a point of the other state
+    turns up or the gap is narrower than ``rtol`` (:func:`_zoom`). This finds a window the grid
+    stepped over as soon as the grid samples both flanks of its dip or peak — not when the whole
+    of it falls between two points. E.g. heavy ball (:math:`\beta = 0.3`) on the problem above is
+    stable on [0.162719, 0.162785), 4e-4 wide: found at :math:`\delta = 10^{-3}` and
+    :math:`10^{-2}`.
+
+    **Guard 2, the factors' zeros (gradient descent).** Without momentum the coordinates are the
+    product formula :math:`x_{i,t} = x_{i,0}\prod_{s<t}(1 - \eta f_s \lambda_i)`. Between
+    consecutive zeros :math:`\eta = 1/(f_s\lambda_i)` of its factors, :math:`\ln|x_{i,t}|` is a
+    sum of functions :math:`\ln|1 - \eta a|` each concave on either side of its zero, hence
+    concave; where it stays below a level is then the interval minus one open sub-interval, so a
+    stable window bounded by diverging learning rates on both sides reaches such a zero. The
+    grid therefore also holds every zero in ``(lo, hi)`` (of the excited directions): for one
+    direction observed once (``every ≥ steps``) every stable window is found whatever its
+    width; with several directions or observations it is the same mechanism without the proof.
+    Above, the window [0.142794, 0.142915) (8.5e-4 wide) holds :math:`1/(f_7\lambda_2)`, and one
+    4.6e-11 wide holds :math:`1/(f_6\lambda_2) = 0.1666667`: both are found at any
+    :math:`\delta`. A zero can be an isolated stable point (:math:`\eta = 0.2 = 1/(f_5\lambda_2)`
+    sets a coordinate exactly to 0 amid divergence): pairs of opposite transitions within
+    ``2·rtol`` of each other, a window too narrow to resolve, are dropped.
+
+    Args:
+      eigenvalues, x0, steps, diverge_factor, momentum, nesterov, factors, rtol, every,
+        resolution: as for :func:`finite_horizon_critical` (one problem: 1-D ``eigenvalues``).
+      lo: the start of the range (default: as for :func:`finite_horizon_critical`, a learning rate
+        that does not diverge).
+      hi: its end (default: twice the first diverging doubling of ``lo``).
+
+    Returns:
+      Shape (n, 2), one row per sign change in increasing order: the learning rate (the first one
+      found past the change, within ``rtol`` above it) and the direction, ``+1`` where divergence
+      starts (stable below, diverging above) and ``-1`` where it stops.
+
+    >>> finite_horizon_transitions([4.0], [1.0], steps=300, diverge_factor=1e6).round(6)
+    array([[0.505823, 1.      ]])
+    """
+    _check_search(rtol, resolution)
+    if np.ndim(eigenvalues) > 1:
+        raise ValueError("finite_horizon_transitions: expected one problem (1-D eigenvalues)")
+    p, steps, _ = _parse(eigenvalues, x0, steps, diverge_factor, momentum, nesterov, factors, every)
+    grid = _transition_grid(p, *_transition_range(p, lo, hi, steps), resolution)
+    grid, d = _zoom(p, grid, *_diverged(p, np.zeros(grid.size, np.intp), grid, margin=True), rtol)
+    j = np.flatnonzero(d[1:] != d[:-1])
+    b = _refine(p, np.zeros(j.size, np.intp), grid[j], grid[j + 1], d[j], rtol)
+    return _drop_points(np.column_stack([b, np.where(d[j], -1.0, 1.0)]), rtol)
+
+
+def _transition_range(p: _Problems, lo, hi, steps: int) -> tuple[float, float]:
+    """``lo`` (default: as for the threshold) and ``hi`` (default: twice the first diverging doubling of ``lo``)."""
+    start, fixed = _rates("lo", lo, 1, _default_lo(p))
+    if hi is None:
+        start, top, status = _bracket(p, start, np.full(1, np.nan), fixed)
+        if status[0] == _NO_BRACKET:
+            raise ValueError(f"found no diverging learning rate above lo={float(start[0])!r} within {steps=}; give hi")
+        return float(start[0]), 2.0 * float(start[0] if status[0] == _LO_DIVERGES else top[0])
+    end = float(_rates("hi", hi, 1, start)[0][0])
+    if not end > start[0]:
+        raise ValueError(f"{hi=}: expected a finite learning rate above lo={float(start[0])!r}")
+    return float(start[0]), end
+
+
+def _transition_grid(p: _Problems, lo: float, hi: float, resolution: float) -> np.ndarray:
+    r""":math:`\text{lo}\,(1+\delta)^j` below ``hi``, then ``hi``; for gradient descent also the factors' zeros."""
+    step = math.log1p(resolution)
+    grid = lo * np.exp(np.arange(int(math.ceil(math.log(hi / lo) / step))) * step)
+    grid = np.append(grid[grid < hi], hi)
+    return np.union1d(grid, _factor_zeros(p, lo, hi)) if p.beta[0] == 0 else grid
 
 
 # --------------------------------------------------------------------------- applied to a sweep
@@ -595,9 +1033,14 @@ def closed_form(spec, values: dict[str, np.ndarray], program=None) -> np.ndarray
     return np.asarray(heavy_ball_critical(lam_max, beta), float)
 
 
+
 def annotate(spec, program, boundary):
     """Add ``theory`` (asymptotic closed form) and ``theory_finite`` (exact for this horizon and
-    ``diverge_factor``) columns to a boundary table, where theory applies."""
+    ``diverge_factor``) columns to a boundary table, where theory applies.
+
+    ``theory_finite`` is :func:`finite_horizon_critical` of every slice, all slices in one
+    vectorised search (:func:`_finite_horizon`).
+    """
     if not _applies(spec) or boundary is None or not len(boundary):
         return boundary
     slice_axes = [a for a in spec.axes if a.name != spec.boundary.axis]
@@ -608,21 +1051,43 @@ def annotate(spec, program, boundary):
     boundary = boundary.copy()
     th = closed_form(spec, values, program)
     boundary["theory"] = th if th is not None else np.nan
-    lam, x0 = _eigenproblems(program, values)
+    boundary["theory_finite"] = _finite_horizon(spec, program, values, len(boundary))
+    return boundary
+
+
+def _slice_factors(spec, program, values: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Schedule factors of the slices: a table (U, T), one row per distinct schedule, and each slice's row.
+
+    The row is -1 for a slice under ``reduce_on_plateau`` (adaptive: no factors known in advance).
+    """
     names = program._schedule_names()
-    nesterov = bool(spec.optimizer.params.get("nesterov", False))
-    finite = np.full(len(boundary), np.nan)
-    factor_cache: dict = {}
-    for i in range(len(boundary)):
+    rows: dict = {}
+    table, which = [], np.full(n, -1, np.intp)
+    for i in range(n):
         v = {k: float(x[i]) for k, x in values.items()}
         if names[int(v.get("schedule", 0))] == "reduce_on_plateau":
-            continue  # adaptive: no closed form
-        skey = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
-        if skey not in factor_cache:
-            factor_cache[skey] = program.schedule_factors(v)
-        beta = float(_hyper(spec, v, "momentum", 0.0))
-        finite[i] = finite_horizon_critical(lam[i], x0[i], spec.steps, spec.criteria.diverge_factor, momentum=beta,
-                                            nesterov=nesterov, factors=factor_cache[skey], rtol=1e-12,
-                                            every=program.check_every)
-    boundary["theory_finite"] = finite
-    return boundary
+            continue
+        key = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
+        if key not in rows:
+            rows[key] = len(table)
+            table.append(_factors(program.schedule_factors(v), spec.steps))
+        which[i] = rows[key]
+    return (np.stack(table) if table else np.ones((1, spec.steps))), which
+
+
+def _finite_horizon(spec, program, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """:func:`finite_horizon_critical` (defaults, ``rtol = 1e-12``) of every slice, all in one search.
+
+    NaN for a slice under ``reduce_on_plateau``, or whose initial point has no loss to diverge from.
+    """
+    lam, x0 = _eigenproblems(program, values)
+    table, which = _slice_factors(spec, program, values, n)
+    beta = _momentum(np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,)))
+    ok = np.flatnonzero((which >= 0) & (0.5 * np.sum(lam * x0 * x0, axis=-1) > 0) & (_lam_max(lam, x0) > 0))
+    out = np.full(n, np.nan)
+    if ok.size:
+        p = _problems(lam[ok], x0[ok], beta[ok], table, which[ok], float(spec.criteria.diverge_factor),
+                      bool(spec.optimizer.params.get("nesterov", False)), program.check_every)
+        out[ok] = _critical(p, _default_lo(p), np.full(ok.size, np.nan), np.zeros(ok.size, bool), 1e-12,
+                            _RESOLUTION)[0]
+    return out
