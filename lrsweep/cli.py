@@ -190,7 +190,7 @@ def _run(args) -> int:
     except (SweepError, ValueError) as e:
         return _fail(str(e))
 
-    from lrsweep.sweep import run
+    from lrsweep.pipeline import run
 
     out = Path(args.out) if args.out else Path("results") / spec.name
     try:

@@ -66,11 +66,26 @@ class Axis:
         return {"values": list(self.values), "scale": self.scale}
 
 
+class _Unresolved:
+    """The problem a results directory's sweep.toml names, not imported (reading results runs no code)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.minimum = None
+
+    def __getattr__(self, name):
+        raise SweepError("<results>", "loss", "an importable problem",
+                         raw=f"the problem {self.label!r} of a results directory is not imported when reading results; "
+                             "run the sweep file to recompute")
+
+
 @dataclass(frozen=True)
 class LossSpec:
     name: str
     params: dict = field(default_factory=dict)
     minimum: float | None = None  # for user losses: their known minimum
+    # the Problem trained (Python API, or a sweep file's `loss = "file.py:make_problem"`); None: built from `name`
+    problem: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -84,13 +99,13 @@ class InitSpec:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    name: str = "sgd"
+    name: Any = "sgd"  # an optax name, "module:function", or (Python API) a callable (learning_rate, **hp) -> optax
     params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ScheduleSpec:
-    name: str = "constant"
+    name: Any = "constant"  # a schedule name, or (Python API) a callable step -> factor
     params: dict = field(default_factory=dict)
     # For a categorical `schedule` axis: fixed parameters of each named schedule.
     variants: dict = field(default_factory=dict)
@@ -170,17 +185,18 @@ class SweepSpec:
             **({"description": self.description} if self.description else {}),
             "steps": self.steps,
             "dtype": self.dtype,
-            "loss": {"name": self.loss.name, **_plain(self.loss.params)},
+            "loss": ({"name": self.loss.name, **_plain(self.loss.params)} if self.loss.problem is None
+                     else self.loss.name),
             "init": {k: _plain(v) for k, v in dataclasses.asdict(self.init).items() if v is not None},
-            "optimizer": {"name": self.optimizer.name, **_plain(self.optimizer.params)},
-            "schedule": {"name": self.schedule.name, **_plain(self.schedule.params),
+            "optimizer": {"name": label(self.optimizer.name), **_plain(self.optimizer.params)},
+            "schedule": {"name": label(self.schedule.name), **_plain(self.schedule.params),
                          **{k: _plain(v) for k, v in self.schedule.variants.items()}},
             "axes": {a.name: a.to_dict() for a in self.axes},
             "criteria": dataclasses.asdict(self.criteria),
             "boundary": {k: v for k, v in dataclasses.asdict(self.boundary).items() if v is not None},
             "run": dataclasses.asdict(self.run),
         }
-        if self.loss.minimum is not None:
+        if self.loss.minimum is not None and self.loss.problem is None:
             d["loss"]["minimum"] = self.loss.minimum
         if self.trajectories is not None:
             t = self.trajectories
@@ -188,6 +204,13 @@ class SweepSpec:
                                  **({"steps": t.steps} if t.steps else {}),
                                  **{k: list(v) for k, v in t.select.items()}}
         return d
+
+
+def label(obj) -> str:
+    """A name, or a callable's ``module:qualname`` (how a Python object is written into sweep.toml)."""
+    if isinstance(obj, str):
+        return obj
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', type(obj).__name__)}"
 
 
 def _plain(v):
@@ -280,9 +303,15 @@ _TOP_KEYS = {"name", "steps", "dtype", "loss", "init", "optimizer", "schedule", 
              "boundary", "trajectories", "run", "description"}
 
 
-def from_dict(raw: dict, *, source: str = "<dict>") -> SweepSpec:
-    """Validate a parsed sweep definition and build the :class:`SweepSpec`."""
-    v = _Validator(source)
+def from_dict(raw: dict, *, source: str = "<dict>", resolve: bool = True) -> SweepSpec:
+    """Validate a parsed sweep definition and build the :class:`SweepSpec`.
+
+    ``raw["loss"]`` is a ``[loss]`` table (a built-in or ``fn(params, **kw)`` loss by name), a string
+    ``"file.py:make_problem"`` naming a :class:`~lrsweep.problem.Problem`, or (Python API) a ``Problem``.
+    ``resolve=False`` reads a results directory's ``sweep.toml``: user code named in it is not
+    imported (opening results never runs code), its names are kept as labels.
+    """
+    v = _Validator(source, resolve)
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         k = sorted(unknown)[0]
@@ -295,7 +324,7 @@ def from_dict(raw: dict, *, source: str = "<dict>") -> SweepSpec:
     steps = v.integer(raw, "steps", required=True, minimum=1)
     dtype = v.choice(raw, "dtype", DTYPES, default="float32")
 
-    loss = _loss_spec(v, v.table(raw, "loss", required=True))
+    loss = _loss_spec(v, raw.get("loss"))
     optimizer = _optimizer_spec(v, v.table(raw, "optimizer", default={"name": "sgd"}))
     schedule = _schedule_spec(v, v.table(raw, "schedule", default={"name": "constant"}))
     init = _init_spec(v, v.table(raw, "init", default={}))
@@ -341,8 +370,9 @@ def _flatten_axes(axes_raw: dict):
 
 
 class _Validator:
-    def __init__(self, source: str):
+    def __init__(self, source: str, resolve: bool = True):
         self.source = source
+        self.resolve = resolve
 
     def fail(self, field_: str, expected: str, found: Any):
         raise SweepError(self.source, field_, expected, found)
@@ -394,8 +424,28 @@ class _Validator:
         return dict(val) if val is not None else val
 
 
-def _loss_spec(v: _Validator, t: dict) -> LossSpec:
+def _loss_spec(v: _Validator, t) -> LossSpec:
+    from lrsweep import problem as _problem
+
+    if isinstance(t, _problem.Problem):
+        return LossSpec(name=t.label, problem=t)
+    if isinstance(t, str):  # loss = "file.py:make_problem"
+        if ":" not in t:
+            v.fail("loss", "a [loss] table, or \"path/file.py:make_problem\" naming an lrsweep.Problem", t)
+        if not v.resolve:
+            return LossSpec(name=t, problem=_Unresolved(t))
+        try:
+            return LossSpec(name=t, problem=_problem.load_problem(t))
+        except ValueError as e:
+            raise SweepError(v.source, "loss", "an lrsweep.Problem", raw=f"{v.source}: loss: {e}") from None
+    if t is None:
+        v.fail("loss", "a value (required)", None)
+    if not isinstance(t, dict):
+        v.fail("loss", "a table (or a \"file.py:make_problem\" string)", t)
     name = v.string(t, "name", required=True, prefix="loss.")
+    if not v.resolve:
+        params = {k: val for k, val in t.items() if k not in ("name", "minimum")}
+        return LossSpec(name=name, params=params, minimum=t.get("minimum"))
     try:
         factory = _losses.resolve_loss(name)
     except ValueError as e:
@@ -414,28 +464,46 @@ def _loss_spec(v: _Validator, t: dict) -> LossSpec:
 
 
 def _optimizer_spec(v: _Validator, t: dict) -> OptimizerSpec:
-    name = v.string(t, "name", default="sgd", prefix="optimizer.")
+    name = t.get("name", "sgd")
+    if not callable(name):
+        name = v.string(t, "name", default="sgd", prefix="optimizer.")
+    params = {k: val for k, val in t.items() if k != "name"}
+    if not v.resolve and isinstance(name, str) and ":" in name:
+        return OptimizerSpec(name=name, params=params)  # user code: not imported when reading results
     try:
         accepted = _optimizers.describe_optimizer(name)
     except ValueError as e:
-        v.fail("optimizer.name", "an optax optimizer name", f"{name} ({e})")
-    params = {k: val for k, val in t.items() if k != "name"}
+        v.fail("optimizer.name", "an optax optimizer name, 'module:function' or a callable", f"{label(name)} ({e})")
+    what = f"optax.{name}" if isinstance(name, str) and ":" not in name else f"optimizer {label(name)}"
     for k in params:
         if k not in accepted:
-            v.fail(f"optimizer.{k}", f"a hyperparameter of optax.{name} ({', '.join(accepted)})", k)
+            v.fail(f"optimizer.{k}", f"a hyperparameter of {what} ({', '.join(accepted)})", k)
+    if isinstance(name, str) and ":" in name:
+        name = _optimizers.resolve_optimizer(name)  # the callable itself (imported once); sweep.toml keeps the name
     return OptimizerSpec(name=name, params=params)
 
 
 def _schedule_spec(v: _Validator, t: dict) -> ScheduleSpec:
+    name = t.get("name", "constant")
+    if callable(name):  # Python API: step -> factor
+        extra = sorted(set(t) - {"name"})
+        if extra:
+            v.fail(f"schedule.{extra[0]}", "no parameters beside a callable schedule", extra[0])
+        return ScheduleSpec(name=name)
     name = v.string(t, "name", default="constant", prefix="schedule.")
     known = _schedules.describe_schedules()
-    if name not in known:
-        v.fail("schedule.name", f"one of {sorted(known)}", name)
-    variants = {k: dict(val) for k, val in t.items() if isinstance(val, dict)}
+    if name not in known and not (not v.resolve and ":" in name):
+        import difflib
+
+        close = difflib.get_close_matches(name, list(known), n=1)
+        v.fail("schedule.name", f"one of {sorted(known)}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+               name)
+    own = known.get(name, {})  # a dict-valued parameter of the schedule itself (boundaries_and_scales)
+    variants = {k: dict(val) for k, val in t.items() if isinstance(val, dict) and k not in own}
     for k in variants:
         if k not in known:
             v.fail(f"schedule.{k}", f"a table named after a schedule ({sorted(known)})", k)
-    params = {k: val for k, val in t.items() if k != "name" and not isinstance(val, dict)}
+    params = {k: val for k, val in t.items() if k != "name" and k not in variants}
     return ScheduleSpec(name=name, params=params, variants=variants)
 
 
@@ -548,18 +616,44 @@ def _axis(v: _Validator, name: str, spec) -> Axis:
     return Axis(name, values, scale)
 
 
+def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
+    """A Problem's ``loss.<p>`` axes must be keywords its loss accepts; its initial point is its own."""
+    from lrsweep import problem as _problem
+
+    if init.points is not None or init.count != 1:
+        v.fail("init.points" if init.points is not None else "init.count",
+               "no initial points beside a Problem (it has params= or init=)", "points")
+    swept = [a.name[5:] for a in axes if a.name.startswith("loss.")]
+    ok = _problem.accepted(loss.problem.loss, swept)
+    for p in swept:
+        if p not in ok or p in ("key", "params", "batch"):
+            v.fail(f"axes.loss.{p}", f"a keyword argument of the problem's loss ({loss.name})", p)
+
+
 def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init: InitSpec, n_points):
+    if not v.resolve:
+        return  # a results directory's sweep.toml: validated when it was written; its user code is not imported
     opt_params = _optimizers.describe_optimizer(opt.name)
     sched_names = [a.values for a in axes if a.name == "schedule"]
     active_schedules = list(sched_names[0]) if sched_names else [sched.name]
-    loss_factory = _losses.resolve_loss(loss.name)
-    loss_static = getattr(loss_factory, "static", frozenset())
-    loss_accepted = (_losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None)
+    if callable(sched.name) and any(a.name.startswith("schedule.") for a in axes):
+        v.fail(next(f"axes.{a.name}" for a in axes if a.name.startswith("schedule.")),
+               "no schedule.<param> axis beside a callable schedule", "an axis")
+    if loss.problem is not None:
+        _problem_routes(v, axes, loss, init)
+        loss_static, loss_accepted = frozenset(), None
+    else:
+        loss_factory = _losses.resolve_loss(loss.name)
+        loss_static = getattr(loss_factory, "static", frozenset())
+        loss_accepted = (_losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None)
     for a in axes:
         f = f"axes.{a.name}"
         n = a.name
         if n == "schedule" or n == "seed":
             continue
+        if n == "batch_size":
+            v.fail(f, "an axis other than batch_size (it sets the shapes of the compiled program; run one sweep "
+                      "per batch size)", n)
         if n in INIT_AXES:
             if n == "init.index" and max(a.values) >= n_points:
                 v.fail(f"{f}.values", f"indices < {n_points} (the number of initial points)", max(a.values))
@@ -568,6 +662,8 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
             v.fail(f, "init.scale or init.index", n)
         if n.startswith("loss."):
             p = n[5:]
+            if loss.problem is not None:
+                continue
             if loss_accepted is not None and p not in loss_accepted:
                 v.fail(f, f"a parameter of loss {loss.name!r} ({', '.join(loss_accepted)})", p)
             if p in loss_static:
@@ -593,8 +689,11 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
             continue
         p = n[len("optimizer."):] if n.startswith("optimizer.") else n
         if p not in opt_params:
-            v.fail(f, "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, init.index or seed",
-                   n)
+            import difflib
+
+            close = difflib.get_close_matches(p, list(opt_params), n=1)
+            v.fail(f, "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, init.index or seed"
+                   + (f" (did you mean {close[0]!r}?)" if close else ""), n)
         if isinstance(opt.params.get(p), bool):
             v.fail(f, f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
     lr_swept = any(a.name in ("learning_rate", "optimizer.learning_rate") or a.name.startswith("learning_rate.")
@@ -606,6 +705,11 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
                 v.fail(f"optimizer.learning_rate.{g}", "a learning rate ≥ 0", x)
     if not lr_swept and "learning_rate" not in opt.params:
         v.fail("optimizer.learning_rate", "a learning rate (set it, or sweep it under [axes])", None)
+    given = {a.name[len("optimizer."):] if a.name.startswith("optimizer.") else a.name for a in axes} | set(opt.params)
+    for p in _optimizers.required(opt.name):  # a callable optimizer's required arguments must be given
+        if p != "learning_rate" and p not in given:
+            v.fail(f"optimizer.{p}", f"a value for argument {p!r} of optimizer {label(opt.name)} "
+                   "(fix it under [optimizer] or sweep it under [axes])", None)
 
 
 def _boundary_spec(v, t: dict, axes) -> BoundarySpec:
@@ -615,6 +719,8 @@ def _boundary_spec(v, t: dict, axes) -> BoundarySpec:
     names = [a.name for a in axes]
     default_axis = "learning_rate" if "learning_rate" in names else None
     axis = v.string(t, "axis", default=default_axis, prefix="boundary.")
+    if axis in ("", "none"):  # no boundary search
+        axis = None
     if axis is not None:
         if axis not in names:
             v.fail("boundary.axis", f"one of the swept axes {names}", axis)

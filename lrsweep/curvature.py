@@ -127,9 +127,7 @@ def prediction(lam_max, momentum=0.0, nesterov: bool = False):
 def _values(program, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every swept axis as a length-n array cast for the engine (missing axes: their first value)."""
     n = len(next(iter(values.values()))) if values else 1
-    d = program._defaults()
-    return {k: program._cast(k, np.broadcast_to(values[k], (n,)) if k in values else np.full(n, d[k]))
-            for k in program.swept}
+    return program.batch_values(values, n)
 
 
 def sharpness_at_init(program, values: dict[str, np.ndarray], *, iterations: int = ITERATIONS) -> np.ndarray:
@@ -143,8 +141,8 @@ def sharpness_at_init(program, values: dict[str, np.ndarray], *, iterations: int
         vals = _values(program, values)
 
         def one(v):
-            loss, params, _, _ = program._setup(v)
-            return top_eigenvalue(lambda p: jnp.asarray(loss.fn(p), program.dtype), params, iterations=iterations)
+            params = program.setup.initial_params(v)
+            return top_eigenvalue(program.loss_of(v), params, iterations=iterations)
 
         return np.asarray(jax.jit(jax.vmap(one))(vals), np.float64)
 
@@ -164,8 +162,9 @@ def sharpness_along(program, values: dict[str, np.ndarray], *, steps: int | None
         vals = _values(program, values)
 
         def one(v):
-            loss, params, opt, _ = program._setup(v)
-            value = lambda p: jnp.asarray(loss.fn(p), program.dtype)  # noqa: E731
+            params = program.setup.initial_params(v)
+            opt = program.setup.optimizer(v, params)
+            value = program.loss_of(v)
 
             def update(carry, _):
                 p, s = carry

@@ -22,12 +22,8 @@ value; traced arguments are not checked (nothing raises inside the vmapped code)
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import math
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -671,31 +667,10 @@ def user_loss(fn: Callable[..., jax.Array], *, minimum: Any = None) -> LossFacto
 
 
 def _import_target(name: str, module_part: str) -> Any:
-    """Import ``module_part``: a dotted module name or a path to a ``.py`` file."""
-    is_file = module_part.endswith(".py") or "/" in module_part or os.sep in module_part
-    if not is_file:
-        try:
-            return importlib.import_module(module_part)
-        except Exception as e:  # ImportError, or an error raised while importing
-            raise ValueError(f"loss {name!r}: cannot import module {module_part!r}: "
-                             f"{type(e).__name__}: {e}") from e
-    path = os.path.abspath(os.path.expanduser(module_part))
-    if not os.path.isfile(path):
-        raise ValueError(f"loss {name!r}: file {module_part!r} does not exist")
-    stem = os.path.splitext(os.path.basename(path))[0]
-    module_name = f"_lrsweep_user_loss_{stem}_{abs(hash(path)):x}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"loss {name!r}: cannot load {module_part!r} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[module_name]
-        raise ValueError(f"loss {name!r}: cannot import file {module_part!r}: "
-                         f"{type(e).__name__}: {e}") from e
-    return module
+    """Import ``module_part``: a dotted module name or a path to a ``.py`` file (a file once per process)."""
+    from lrsweep.problem import _module
+
+    return _module(name, module_part, "loss")
 
 
 def resolve_loss(name: str) -> LossFactory:

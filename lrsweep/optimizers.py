@@ -22,19 +22,36 @@ from collections.abc import Callable
 import optax
 
 
-def resolve_optimizer(name: str) -> Callable[..., optax.GradientTransformation]:
-    """The optax factory called ``name`` (``"adam"``, ``"contrib.schedule_free_sgd"`` …).
+def resolve_optimizer(name) -> Callable[..., optax.GradientTransformation]:
+    """The optimizer factory ``name`` names: an optax name (``"adam"``, ``"contrib.schedule_free_sgd"`` …),
+    ``"module:function"`` / ``"path/file.py:function"``, or a callable
+    ``(learning_rate, **hyperparameters) -> optax.GradientTransformation`` returned as it is.
 
     >>> resolve_optimizer("sgd") is optax.sgd
     True
+    >>> clipped = lambda learning_rate, clip: optax.chain(optax.clip_by_global_norm(clip), optax.adamw(learning_rate))
+    >>> resolve_optimizer(clipped) is clipped
+    True
     """
+    if callable(name):
+        if "learning_rate" not in _signature(name):
+            raise ValueError(f"optimizer {getattr(name, '__qualname__', name)!r} takes no learning_rate argument")
+        return name
     if not isinstance(name, str) or not name:
-        raise ValueError(f"optimizer name must be a non-empty string, got {name!r}")
+        raise ValueError(f"optimizer name must be a non-empty string or a callable, got {name!r}")
+    if ":" in name:
+        from lrsweep.problem import import_target
+
+        return resolve_optimizer(import_target(name, "optimizer"))
     obj = optax
     for part in name.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
-            raise ValueError(f"unknown optax optimizer {name!r} (try one of: sgd, adam, adamw, rmsprop, adagrad, lion)")
+            import difflib
+
+            close = difflib.get_close_matches(name, COMMON, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "try one of: sgd, adam, adamw, rmsprop, adagrad, lion"
+            raise ValueError(f"unknown optax optimizer {name!r} ({hint})")
     if not callable(obj) or "learning_rate" not in _signature(obj):
         raise ValueError(f"optax.{name} is not an optimizer taking a learning_rate")
     return obj
@@ -47,7 +64,18 @@ def _signature(fn) -> dict:
         return {}
 
 
-def describe_optimizer(name: str) -> dict:
+def required(name) -> list[str]:
+    """Arguments of optimizer ``name`` that have no default.
+
+    >>> required(lambda learning_rate, clip, b1=0.9: None)
+    ['learning_rate', 'clip']
+    """
+    params = _signature(resolve_optimizer(name))
+    return [k for k, p in params.items() if p.default is inspect.Parameter.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def describe_optimizer(name) -> dict:
     """Hyperparameters of optax optimizer ``name`` with their defaults.
 
     >>> describe_optimizer("sgd")
@@ -73,6 +101,6 @@ def describe_optimizers() -> dict[str, dict]:
     return out
 
 
-def build(name: str, learning_rate: Callable, hyperparams: dict) -> optax.GradientTransformation:
-    """``optax.<name>(learning_rate=learning_rate, **hyperparams)``; values may be tracers."""
+def build(name, learning_rate: Callable, hyperparams: dict) -> optax.GradientTransformation:
+    """``optax.<name>(learning_rate=learning_rate, **hyperparams)`` (or the callable's); values may be tracers."""
     return resolve_optimizer(name)(learning_rate=learning_rate, **hyperparams)

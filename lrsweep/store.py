@@ -58,6 +58,14 @@ class SweepResult:
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
 
+    def plot(self, kind: str = "phase", *, style: str = "paper", width=None, facet: str | None = None):
+        """The figure of ``kind`` (``phase``, ``boundary``, ``loss``, ``trajectories``, ``schedules``) as a
+        matplotlib ``Figure`` (for notebooks; ``None`` when the kind does not apply to this sweep)."""
+        from lrsweep import figstyle, plot
+
+        with figstyle.use(style, salt=kind):
+            return plot.figure(self, kind, width=width, facet=facet)
+
 
 def _float_text(x: float) -> str:
     """Shortest text that reads back to the same float, with a decimal point (``10.0``, not ``10``,
@@ -161,7 +169,7 @@ def load(path: str | Path) -> SweepResult:
     path = Path(path)
     if not (path / MANIFEST).exists() or not (path / TABLE).exists():
         raise FileNotFoundError(f"{path}: not a results directory (no {MANIFEST} / {TABLE}); run `lrsweep run` first")
-    spec = from_dict(tomllib.loads((path / SWEEP).read_text()), source=str(path / SWEEP))
+    spec = from_dict(tomllib.loads((path / SWEEP).read_text()), source=str(path / SWEEP), resolve=False)
     manifest = json.loads((path / MANIFEST).read_text())
     table = pd.read_parquet(path / TABLE)
     boundary = pd.read_csv(path / BOUNDARY) if (path / BOUNDARY).exists() else None
@@ -295,11 +303,16 @@ class Ledger:
         resume = False
         if (out / SWEEP).exists() and (out / MANIFEST).exists():
             try:
-                old = from_dict(tomllib.loads((out / SWEEP).read_text()), source=str(out / SWEEP)).to_dict()
-                status = json.loads((out / MANIFEST).read_text()).get("status")
+                old = from_dict(tomllib.loads((out / SWEEP).read_text()), source=str(out / SWEEP),
+                                resolve=False).to_dict()
+                old_manifest = json.loads((out / MANIFEST).read_text())
+                status = old_manifest.get("status")
             except (ValueError, OSError) as e:
-                old, status = None, f"unreadable ({e})"
+                old, status, old_manifest = None, f"unreadable ({e})", {}
             diff = _first_difference(_comparable(old), _comparable(spec.to_dict())) if old is not None else "unreadable"
+            if not diff and status == "running" and old_manifest.get("fingerprint") is not None:
+                # the same sweep: but was it run by the same code?
+                diff = _first_difference(old_manifest.get("fingerprint"), manifest.get("fingerprint"), "code")
             if diff and not overwrite:
                 raise SweepError(str(out), "out", "a results directory of the same sweep",
                                  raw=f"{out}: holds results of a different sweep ({diff}); choose another --out, "

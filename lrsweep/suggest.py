@@ -135,15 +135,14 @@ def range_test(program, *, lr_min: float, lr_max: float, steps: int, stop: float
     spec = program.spec
     with jax.enable_x64(program.x64):
         dt = program.dtype
-        v = program._defaults()
-        loss = program._loss(v)
-        params = program._initial_params(loss, v)
+        v = program.setup.defaults()
+        params = program.setup.initial_params(v)
         ratio = lr_max / lr_min
         schedule = lambda count: jnp.asarray(lr_min, dt) * jnp.asarray(ratio, dt) ** (  # noqa: E731
             jnp.asarray(count, dt) / max(steps - 1, 1))
         hp = {k: x for k, x in spec.optimizer.params.items() if k != "learning_rate"}
         opt = _optimizers.build(spec.optimizer.name, schedule, hp)
-        value = lambda p: jnp.asarray(loss.fn(p), dt)  # noqa: E731
+        value = program.loss_of(v)
 
         def step(carry, t):
             p, s, best, done = carry
@@ -186,7 +185,7 @@ def suggest(loss: str, loss_params: dict | None = None, optimizer: str = "sgd", 
             init: dict | None = None) -> Suggestion:
     """Sweep, refine, and compare (see the module docstring). Bad input raises :class:`SweepError`."""
     from lrsweep.engine import Program
-    from lrsweep.sweep import run
+    from lrsweep.pipeline import run
 
     if not 0 < fraction <= 1:
         raise SweepError("lrsweep suggest", "--fraction", "a number in (0, 1]", fraction)

@@ -95,7 +95,7 @@ def nearest_boundary_point(result) -> tuple[float, float]:
 def zoom(parent: str | Path, center: tuple[float, float] | None, width: float, res: int, out: str | Path, *,
          steps: int | None = None, progress: bool = False, overwrite: bool = False):
     """Re-sweep a window of the 2-D results directory ``parent`` into ``out``; returns the new result."""
-    from lrsweep.sweep import run
+    from lrsweep.pipeline import run
 
     parent = Path(parent)
     try:

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import lrsweep
-from lrsweep import store, sweep
+from lrsweep import pipeline as sweep  # noqa: I001
+from lrsweep import store
 from lrsweep.config import SweepError
 
 SWEEP = """

@@ -79,9 +79,36 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
     out = Path(out)
     with _store.Lock(out):
         ledger = _store.Ledger.open(out, spec, {"name": spec.name, "source": spec.source, "started": started,
-                                                "configurations": spec.size, "steps": spec.steps},
+                                                "configurations": spec.size, "steps": spec.steps,
+                                                "fingerprint": fingerprint(spec)},
                                     overwrite=overwrite)
         return _run(spec, program, out, ledger, progress, figures, started, distributed)
+
+
+def fingerprint(spec: SweepSpec) -> dict:
+    """What besides the sweep file decides its numbers: the versions of lrsweep, jax and optax, and a hash
+    of the user's source (a results directory is resumed only by the same code)."""
+    import inspect
+
+    from lrsweep import problem as _problem
+
+    v = versions()
+    names = [spec.loss.name, _label(spec.optimizer.name)]
+    hashes = {n: _problem.source_hash(n) for n in names if ":" in n and not n.startswith("lrsweep")}
+    p = spec.loss.problem
+    if isinstance(p, _problem.Problem):  # the file the loss function is defined in
+        try:
+            hashes[f"{spec.loss.name} (loss source)"] = _problem.file_hash(inspect.getsourcefile(p.loss))
+        except TypeError:
+            pass
+    return {"lrsweep": v.get("lrsweep"), "jax": v.get("jax"), "optax": v.get("optax"),
+            "source": {k: h for k, h in hashes.items() if h is not None}}
+
+
+def _label(obj) -> str:
+    from lrsweep.config import label
+
+    return label(obj)
 
 
 def _run(spec, program, out, ledger, progress, figures, started, distributed=False) -> SweepResult | None:

@@ -1,0 +1,139 @@
+"""How a sweep is cut up: memory and cost of one configuration, observation interval, chunk length.
+
+Everything here reads XLA's own analyses of one configuration's update (``cost_analysis`` for flops
+and bytes, ``memory_analysis`` for temporaries); nothing here changes what a configuration computes
+except the observation interval ``K`` (see :func:`check_every`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lrsweep import outcomes as _outcomes
+from lrsweep import training as _training
+from lrsweep.configuration import Setup
+
+CHUNK_COST = 2e10  # cost units of one device's chunk when run.chunk_size = 0
+MAX_CHUNKS = 1024  # ... and at most this many chunks in a sweep
+EXACT_BUDGET = 5e9  # cost units (flops + bytes/4) below which a sweep is observed after every update
+
+
+@dataclass(frozen=True)
+class Costs:
+    """XLA's cost (flops + bytes accessed / 4) of one update and one observation, and the bytes one
+    configuration needs (parameters, optimizer state, summaries, the update's temporaries)."""
+
+    update: float
+    look: float
+    state_bytes: int
+    data_bytes: int
+
+
+def _sds(tree):
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), tree)
+
+
+def measure(setup: Setup, data: dict) -> Costs:
+    """The :class:`Costs` of one configuration of ``setup`` (failures give neutral numbers; tracing
+    errors are reported by the engine's check)."""
+    crit, spec = setup.spec.criteria, setup.spec
+    d = setup.defaults()
+    abstract = _sds(data)
+
+    def state(v, data):
+        params, _, st = _training.start(setup, v)
+        return params, st
+
+    def base(v, data):
+        return state(v, data)
+
+    def step(v, data):
+        params, opt, st = _training.start(setup, v)
+        upd = _training.update_fn(setup.loss_at(v, data), opt)
+        return upd((params, st), jnp.asarray(0, jnp.int32))[0]
+
+    def look(v, data):
+        params, opt, st = _training.start(setup, v)
+        ref = setup.reference()
+        f = setup.loss_at(v, data)(params, jnp.asarray(1, jnp.int32))
+        w = _outcomes.observe(_outcomes.start(f, ref), f, jnp.asarray(1, jnp.int32), ref=ref,
+                              known_minimum=setup.known_minimum, diverge_factor=crit.diverge_factor,
+                              converge_tol=crit.converge_tol, steps=spec.steps)
+        keep = jax.tree.map(lambda a: _training.freeze(w.diverged, a, a + 1), (params, st))
+        return keep, w
+
+    def cost(fn):
+        c = jax.jit(fn).lower(d, abstract).cost_analysis() or {}
+        return float(c.get("flops", 0.0)) + float(c.get("bytes accessed", 0.0)) / 4
+
+    data_bytes = int(sum(np.size(x) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(data)))
+    try:
+        with jax.enable_x64(setup.x64):
+            b = cost(base)
+            per_update, per_look = max(cost(step) - b, 1.0), max(cost(look) - b, 1.0)
+            shapes = jax.eval_shape(state, d, abstract)
+            memory = jax.jit(step).lower(d, abstract).compile().memory_analysis()
+            temp = int(getattr(memory, "temp_size_in_bytes", 0) or 0)
+    except Exception:  # noqa: BLE001  (a program that fails to trace is reported by the engine's check)
+        return Costs(1.0, 10.0, 0, data_bytes)
+    watch = len(_outcomes.Watch._fields) * setup.dtype.itemsize  # the per-run summaries in the carry
+    state_bytes = int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))) + watch + temp
+    return Costs(per_update, per_look, state_bytes, data_bytes)
+
+
+def check_every(spec, costs: Costs, exact_if_cheap: bool = True) -> int:
+    """The observation interval ``K`` when ``run.check_every = 0``.
+
+    From XLA's cost analysis of one configuration (flops + bytes/4 of one update, and of one
+    observation: loss, :func:`~lrsweep.outcomes.observe`, the freeze):
+
+    * a sweep whose every-update observation costs under :data:`EXACT_BUDGET` in all (about a
+      second of one CPU core) is observed after every update, ``K = 1``: exact step counts and
+      the finest signed score, for free;
+    * otherwise ``K`` is the smallest of 10, 20, 50, 100 for which one observation costs at most
+      10% of ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A
+      cheap update (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
+    """
+    if exact_if_cheap and spec.size * spec.steps * (costs.update + costs.look) <= EXACT_BUDGET:
+        return 1
+    K = next((k for k in (10, 20, 50, 100) if costs.look <= 0.1 * k * costs.update), 100)
+    return max(1, min(K, spec.steps // 10))
+
+
+def auto_chunk(spec, costs: Costs, K: int, devices: int, batch: int) -> int:
+    """Configurations per device and chunk when ``run.chunk_size = 0``: about :data:`CHUNK_COST`
+    of work (a second or so of one CPU core — large enough that dispatch costs nothing, small
+    enough that progress and resume stay fine-grained), between one block and 2²⁰, and long
+    enough that a sweep has at most :data:`MAX_CHUNKS` chunks (the 512² fractal grid, 8
+    configurations a chunk by cost alone, made 16,384 chunk files)."""
+    per_config = spec.steps * (costs.update + costs.look / K)
+    fewest = -(-spec.size // (MAX_CHUNKS * max(1, devices)))
+    return int(np.clip(max(CHUNK_COST / per_config, fewest), batch, 1 << 20))
+
+
+def available_memory(device: jax.Device) -> int | None:
+    """Bytes a device can give a sweep: the accelerator's limit, or the host's available memory."""
+    try:
+        stats = device.memory_stats() or {}
+    except Exception:  # noqa: BLE001  (CPU devices may not implement it)
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def fits(costs: Costs, devices) -> tuple[bool, int | None]:
+    """Whether one configuration (its state, its update's temporaries and the shared data) fits in the
+    memory of the first device; ``(ok, available bytes)``."""
+    free = available_memory(devices[0])
+    if free is None:
+        return True, None
+    return costs.state_bytes + costs.data_bytes <= free, free

@@ -1,0 +1,147 @@
+r"""One configuration's training run: ``T`` optax updates in a ``lax.scan``, watched for its outcome.
+
+Written for one configuration's scalars (``v``); :mod:`lrsweep.engine` lifts it with ``vmap``.
+Update ``t`` (``t = 0 … T−1``) is
+
+.. math:: g_t = \nabla_\theta \ell(\theta_t, B_t), \quad (u_t, s_{t+1}) = \mathrm{opt.update}(g_t, s_t, \theta_t),
+          \quad \theta_{t+1} = \theta_t + u_t,
+
+with ``B_t`` the batch of update ``t`` (:mod:`lrsweep.problem`). The loss is observed after every
+``K = check_every`` updates and after the last (:mod:`lrsweep.outcomes`): the observation at ``t``
+reads ``ℓ(θ_t, B_t)`` — the loss on the batch the next update trains on (the whole data for full-batch
+problems), the value that update's ``value_and_grad`` computes. ``initial_loss`` and (for problems
+trained in minibatches) ``final_loss`` are on the whole training data; ``eval_loss`` and
+``eval_<metric>`` on ``eval_data``. A run found diverged is frozen: its parameters and optimizer state
+stop changing, so no NaN or overflow spreads.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lrsweep import outcomes as _outcomes
+from lrsweep import problem as _problem
+from lrsweep.configuration import Setup
+
+UNROLL = int(os.environ.get("LRSWEEP_UNROLL", "1"))  # inner-scan unroll (a tuning knob for benchmarks)
+
+
+def freeze(frozen: jax.Array, old: jax.Array, new: jax.Array) -> jax.Array:
+    """One optimizer-state leaf of a block's end: kept as it was where the run is frozen.
+
+    Integer leaves (step counters such as Adam's ``count``) are not frozen: they are the same for
+    every configuration, so under ``vmap`` they stay one unbatched scalar — freezing them per run
+    would batch them, and Adam's bias correction ``1 − βᵗ`` would then be two ``pow`` per
+    configuration and update (4–9× slower on a 2-D problem). A frozen run's counter only feeds
+    updates that are discarded.
+    """
+    return jnp.where(frozen, old, new) if jnp.issubdtype(old.dtype, jnp.inexact) else new
+
+
+def update_fn(loss_at, opt: optax.GradientTransformation):
+    """One bare optimizer update ``((params, state), t) -> ((params', state'), None)`` (a scan body)."""
+    extra = isinstance(opt, optax.GradientTransformationExtraArgs)
+
+    def update(carry, t):
+        params, state = carry
+        if extra:  # reduce_on_plateau reads the loss of every update
+            f, g = jax.value_and_grad(loss_at)(params, t)
+            updates, state = opt.update(g, state, params, value=f)
+        else:
+            updates, state = opt.update(jax.grad(loss_at)(params, t), state, params)
+        return (optax.apply_updates(params, updates), state), None
+
+    return update
+
+
+def start(setup: Setup, v: dict):
+    """``(params₀, opt, opt_state₀)`` of one configuration."""
+    params = setup.initial_params(v)
+    opt = setup.optimizer(v, params)
+    return params, opt, opt.init(params)
+
+
+def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | None = None,
+        steps: int | None = None):
+    """Metrics of one configuration (and, with ``record``, its loss and first ``record`` parameters
+    before every update and after the last).
+
+    An outer ``lax.scan`` over blocks of ``K`` bare updates (gradient, update, apply: nothing else),
+    each followed by one observation; a run found diverged is frozen from there on (``jnp.where``
+    once per block), so its divergence step is known to within ``K``. ``record``: ``K = 1``.
+    """
+    spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
+    T = steps or spec.steps
+    K = 1 if record is not None else max(1, min(check_every, T))
+    params, opt, state = start(setup, v)
+    ref = setup.reference()
+    loss_at = setup.loss_at(v, data)
+    update = update_fn(loss_at, opt)
+    observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=setup.known_minimum,
+                                diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol, steps=T)
+    minibatches = problem.data is not None and problem.batch_size is not None
+
+    def whole(p):  # the loss on the whole training data
+        return loss_at(p, jnp.asarray(0, jnp.int32), data["train"])
+
+    def block(carry, t, n):
+        """``n`` updates ``t−n … t−1``; then the loss ``f_t`` is observed."""
+        params, state, watch = carry
+        ts = t - n + jnp.arange(n, dtype=jnp.int32)
+        new_params, new_state = jax.lax.scan(update, (params, state), ts, unroll=UNROLL)[0]
+        frozen = watch.diverged
+        params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
+        state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
+        return params, state, observe(watch, loss_at(params, t), t)
+
+    zero = jnp.asarray(0, jnp.int32)
+    f0 = whole(params) if minibatches else loss_at(params, zero)
+    watch = observe(_outcomes.start(f0, ref), loss_at(params, zero) if minibatches else f0, zero)
+    carry = (params, state, watch)
+    ys = None
+    if record is not None:
+        def emit(params, watch, t):  # loss and parameters *before* the update t
+            flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
+            return jnp.where(watch.diverged, watch.f_div, loss_at(params, t)), flat
+
+        def recorded(carry, t):
+            return block(carry, t + 1, 1), emit(carry[0], carry[2], t)
+
+        carry, ys = jax.lax.scan(recorded, carry, jnp.arange(T, dtype=jnp.int32))
+        ys = jax.tree.map(lambda h, last: jnp.concatenate([h, last[None]]), ys,
+                          emit(carry[0], carry[2], jnp.asarray(T, jnp.int32)))
+    else:
+        m, r = divmod(T, K)
+        carry = jax.lax.scan(lambda c, t: (block(c, t, K), None), carry, K * jnp.arange(1, m + 1, dtype=jnp.int32))[0]
+        if r:
+            carry = block(carry, jnp.asarray(T, jnp.int32), r)
+    params, _, watch = carry
+    if minibatches:  # final (and convergence) on the whole data: the run's last minibatch is one sample of it
+        watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, whole(params)))
+    metrics = _outcomes.finish(watch, ref=ref, known_minimum=setup.known_minimum, converge_tol=crit.converge_tol,
+                               steps=T, every=K, diverge_factor=crit.diverge_factor)
+    metrics.update(end_of_run(setup, v, data, params))
+    return metrics, ys
+
+
+def end_of_run(setup: Setup, v: dict, data: dict, params) -> dict[str, jax.Array]:
+    """Columns evaluated on the final parameters (a diverged run's frozen ones): the problem's
+    ``extras``, its ``metrics`` on the training data, and loss and metrics on ``eval_data``."""
+    problem, kw, dt = setup.problem, setup.loss_kwargs(v), setup.dtype
+    out = {}
+    if problem.extras is not None:
+        out.update({k: jnp.asarray(x) for k, x in _problem.call(problem.extras, params, **kw).items()})
+    key = {"key": None}  # evaluation: no dropout
+    for name, fn in (problem.metrics or {}).items():
+        if problem.data is not None:
+            out[name] = jnp.asarray(_problem.call(fn, params, data["train"], **kw, **key), dt)
+    if problem.eval_data is not None:
+        out["eval_loss"] = jnp.asarray(_problem.call(problem.loss, params, data["eval"], **kw, **key), dt)
+        for name, fn in (problem.metrics or {}).items():
+            out[f"eval_{name}"] = jnp.asarray(_problem.call(fn, params, data["eval"], **kw, **key), dt)
+    return out
