@@ -28,9 +28,9 @@ def _first_line(e: BaseException) -> str:
 def check_program(program) -> None:
     """All the checks, in the order a user would want to hear of them."""
     check_values(program)
+    check_memory(program)  # before anything runs on the device: check_problem evaluates the loss once
     check_problem(program)
     check_trace(program)
-    check_memory(program)
 
 
 def check_values(program) -> None:

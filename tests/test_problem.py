@@ -314,3 +314,25 @@ def test_the_readme_example_runs_as_shown(tmp_path, monkeypatch):
     result = scope["result"]
     assert len(result.boundary) == 2 and (tmp_path / "digits-loss.png").stat().st_size > 0
     assert result.table.final_loss.min() < 0.5 * result.table.initial_loss.min()  # it trains the digits
+
+
+def test_a_model_whose_one_configuration_does_not_fit_is_refused_before_it_runs(tmp_path):
+    """2³⁶ float32 parameters (256 GiB): XLA's memory analysis of one update says it cannot fit; one line,
+    nothing allocated, nothing written."""
+    problem = lrsweep.Problem(loss=lambda p, b: jnp.sum(p ** 2), init=lambda key: jnp.zeros((2 ** 36,)))
+    with pytest.raises(SweepError, match=r"one configuration needs 2\d\d\.\d\d GiB") as e:
+        lrsweep.sweep(problem, axes={"learning_rate": [0.1, 0.2]}, steps=5, progress=False, out=tmp_path / "r")
+    assert "\n" not in str(e.value) and not (tmp_path / "r").exists()
+
+
+def test_the_vmap_width_follows_one_configurations_memory():
+    """A bigger model gets a narrower vmap block (the automatic width keeps ~1 MiB of working set per block)."""
+    def width(d):
+        problem = lrsweep.Problem(loss=lambda p, b: jnp.sum(jnp.tanh(p) ** 2), params=jnp.ones(d))
+        spec = lrsweep.from_dict({"name": "m", "steps": 10, "loss": problem,
+                                  "axes": {"learning_rate": {"min": 0.1, "max": 1.0, "num": 4096}}})
+        program = lrsweep.Program(spec)
+        return program.batch, program.state_bytes
+
+    (b_small, s_small), (b_big, s_big) = width(16), width(65536)
+    assert s_big > 1000 * s_small / 4 and b_big < b_small
