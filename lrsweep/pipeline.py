@@ -188,6 +188,7 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
         "refine_seconds": refine_seconds,
         "refine_configurations": refine_configs,
         "versions": versions(),
+        "fingerprint": fingerprint(spec),
         "host": host(),
         "git": git_state(Path(spec.source).resolve() if spec.source != "<dict>" else Path.cwd()),
     }

@@ -336,3 +336,28 @@ def test_the_vmap_width_follows_one_configurations_memory():
 
     (b_small, s_small), (b_big, s_big) = width(16), width(65536)
     assert s_big > 1000 * s_small / 4 and b_big < b_small
+
+
+def test_resume_refuses_when_the_users_source_changed(tmp_path):
+    import json
+
+    mod = tmp_path / "changing.py"
+    mod.write_text("import jax.numpy as jnp, lrsweep\n"
+                   "def make_problem():\n"
+                   "    return lrsweep.Problem(loss=lambda x, b: jnp.sum(x ** 2), params=jnp.ones(1), minimum=0.0)\n")
+    f = tmp_path / "s.toml"
+    f.write_text(f'name = "c"\nsteps = 20\nloss = "{mod}:make_problem"\n[axes.learning_rate]\nvalues = [0.1, 0.2]\n')
+    out = tmp_path / "r"
+    lrsweep.run(lrsweep.load_sweep(f), out=out, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["fingerprint"]["source"]
+    (out / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))  # as if killed
+    mod.write_text(mod.read_text() + "# edited\n")
+    with pytest.raises(SweepError, match="different sweep .*code.source"):
+        lrsweep.run(lrsweep.load_sweep(f), out=out, progress=False)
+
+
+def test_batch_size_is_not_an_axis():
+    problem = lrsweep.Problem(loss=lambda p, b: jnp.sum(p ** 2), params=jnp.ones(1))
+    with pytest.raises(SweepError, match="axes.batch_size: expected an axis other than batch_size"):
+        lrsweep.sweep(problem, axes={"learning_rate": [0.1], "batch_size": [8, 16]}, steps=5, progress=False)
