@@ -90,6 +90,13 @@ class Setup:
         ``f(params, t, batch)``: on ``batch`` with ``key=None`` (evaluation: a loss with dropout should
         not drop when its key is ``None``, as in Equinox)."""
         kw = self.loss_kwargs(v)
+        if self.problem.build is not None:  # a built-in loss: built once per configuration, as its data
+            fn = self.problem.build(**kw).fn
+
+            def built(params, t, batch=None):
+                return jnp.asarray(fn(params), self.dtype)
+
+            return built
         with_key = "key" in _problem.accepted(self.problem.loss, ["key"])
 
         def f(params, t, batch=None):

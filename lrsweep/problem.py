@@ -92,6 +92,8 @@ class Problem:
       extras: ``extras(params, **kw) -> {name: scalar}``, further end-of-run columns that need no
         data (the built-in networks' dead/saturated fractions).
       hessian_eigenvalues, dim: known Hessian spectrum and flat dimension (built-in losses).
+      build: built-in losses only: ``build(**loss_params) -> lrsweep._types.Loss``, called once per
+        configuration (a built-in network draws its data there) and its ``fn`` used as the loss.
     """
 
     loss: Callable[..., Any]
@@ -106,6 +108,7 @@ class Problem:
     extras: Callable[..., Mapping[str, Any]] | None = None
     hessian_eigenvalues: Any = None
     dim: int | None = None
+    build: Callable[..., Any] | None = None
 
     def __post_init__(self):
         check_structure(self)
@@ -259,17 +262,17 @@ def from_factory(factory: Callable, params: dict, *, points=None, dim: int | Non
     minimum = host.minimum if minimum is None else minimum
     d = host.dim if dim is None else dim
 
-    def built(kw):  # inside the trace: a float64 sweep builds the loss's own data in float64
+    def built(**kw):  # inside the trace: a float64 sweep builds the loss's own data in float64
         return factory(**params, **kw)
 
     def loss(p, batch, *, key=None, **kw):  # a built-in loss has no data and no randomness
         del batch, key
-        return built(kw).fn(p)
+        return built(**kw).fn(p)
 
     def init(key, *, scale=1.0, index=0, **kw):
         if points is not None:
             return jnp.asarray(points)[index] * scale
-        own = built(kw).init
+        own = built(**kw).init
         if own is not None:
             return own(key, scale)
         return jax.random.normal(key, (d,), jnp.result_type(scale)) * scale
@@ -277,10 +280,10 @@ def from_factory(factory: Callable, params: dict, *, points=None, dim: int | Non
     extras = None
     if host.extras is not None:
         def extras(p, **kw):
-            return built(kw).extras(p)
+            return built(**kw).extras(p)
 
     return Problem(loss=loss, init=init, minimum=minimum, name=name, extras=extras,
-                   hessian_eigenvalues=host.hessian_eigenvalues, dim=d)
+                   hessian_eigenvalues=host.hessian_eigenvalues, dim=d, build=built)
 
 
 # --------------------------------------------------------------------------- user modules, once per process

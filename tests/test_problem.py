@@ -361,3 +361,23 @@ def test_batch_size_is_not_an_axis():
     problem = lrsweep.Problem(loss=lambda p, b: jnp.sum(p ** 2), params=jnp.ones(1))
     with pytest.raises(SweepError, match="axes.batch_size: expected an axis other than batch_size"):
         lrsweep.sweep(problem, axes={"learning_rate": [0.1], "batch_size": [8, 16]}, steps=5, progress=False)
+
+
+def test_a_callable_schedule_multiplies_the_learning_rate():
+    """schedule = step -> 0.5: η_t = η/2 on ½x², so gradient descent diverges above η = 4 (2/λ / 0.5)."""
+    problem = lrsweep.Problem(loss=lambda x, b: 0.5 * jnp.sum(x ** 2), params=jnp.ones(1), minimum=0.0)
+    r = lrsweep.sweep(problem, axes={"learning_rate": lrsweep.linspace(0.5, 6.0, 12)}, steps=200, dtype="float64",
+                      schedule=lambda step: 0.5, progress=False)
+    assert r.boundary["critical_asymptotic"][0] == pytest.approx(4.0, rel=1e-4)
+
+
+def test_an_optax_schedule_by_name_through_the_api():
+    """optax's exponential_decay by its own name and parameters (values relative to the learning rate)."""
+    problem = lrsweep.Problem(loss=lambda x, b: 0.5 * jnp.sum(x ** 2), params=jnp.ones(1), minimum=0.0)
+    r = lrsweep.sweep(problem, axes={"learning_rate": [0.5, 1.0]}, steps=20, dtype="float64", boundary=None,
+                      schedule="exponential_decay", schedule_params={"transition_steps": 1, "decay_rate": 0.5},
+                      progress=False)
+    x = 1.0
+    for t in range(20):  # x ← x (1 − η 0.5ᵗ)
+        x *= 1 - 0.5 * 0.5 ** t
+    assert r.table.final_loss[0] == pytest.approx(0.5 * x * x, rel=1e-10)
