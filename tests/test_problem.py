@@ -381,3 +381,23 @@ def test_an_optax_schedule_by_name_through_the_api():
     for t in range(20):  # x ← x (1 − η 0.5ᵗ)
         x *= 1 - 0.5 * 0.5 ** t
     assert r.table.final_loss[0] == pytest.approx(0.5 * x * x, rel=1e-10)
+
+
+@pytest.mark.parametrize("body, words", [
+    ("def make_problem():\n    raise RuntimeError('no data here')\n", "RuntimeError: no data here"),
+    ("import sys\nsys.exit(3)\n", "SystemExit"),
+    ("def make_problem():\n    return 42\n", "expected an lrsweep.Problem"),
+    ("import jax.numpy as jnp, lrsweep\ndef make_problem():\n"
+     "    return lrsweep.Problem(loss=lambda p, b: p, params=jnp.ones(3))\n", "scalar"),
+])
+def test_cli_a_bad_problem_file_is_exit_2_with_one_line(tmp_path, capsys, body, words):
+    from lrsweep.cli import main
+
+    (tmp_path / "p.py").write_text(body)
+    f = tmp_path / "s.toml"
+    f.write_text(f'name = "p"\nsteps = 5\nloss = "{tmp_path / "p.py"}:make_problem"\n'
+                 '[axes.learning_rate]\nvalues = [0.1]\n')
+    assert main(["run", str(f), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1 and str(f) in err
+    assert not (tmp_path / "r").exists()
