@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -78,6 +79,7 @@ import optax
 import lrsweep
 from lrsweep import grid as lgrid
 from lrsweep.engine import Program
+from lrsweep.problem import batch_indices
 
 DIVERGE_FACTOR = 1e6  # lrsweep's default criteria.diverge_factor
 STEPS = 1000
@@ -94,6 +96,10 @@ class Case:
     ``rates`` maps each learning-rate axis (``learning_rate`` or ``learning_rate.<group>``) to its
     log-spaced (min, max); with k axes, N configurations are a grid of ⌈N^(1/k)⌉ values per axis.
     ``curvatures``: the loss is f = ½ Σ cᵢ xᵢ², and the NumPy baseline (c) exists.
+    ``problem``: a function of no arguments returning the :class:`lrsweep.Problem` the sweep trains
+    (your model, your data: the spec's ``loss`` is that problem and ``loss`` here only describes it for
+    the JSON); ``None``: the built-in loss of the ``loss`` table. ``loop_budget``: at most this many
+    configuration-steps per call of the per-step loop (d) (a subset of the steps at large N).
     """
 
     key: str
@@ -106,6 +112,9 @@ class Case:
     curvatures: np.ndarray | None = None
     chunk_variants: tuple[int, ...] = ()
     steps: int = STEPS
+    problem: Callable[[], lrsweep.Problem] | None = None
+    diverge_factor: float = DIVERGE_FACTOR
+    loop_budget: float = 5e7
 
     @property
     def dim(self) -> int | None:
@@ -129,40 +138,84 @@ class Case:
             "name": f"bench-{self.key}-{n}",
             "steps": self.steps,
             "dtype": "float32",
-            "loss": dict(self.loss),
+            "loss": self.problem() if self.problem is not None else dict(self.loss),
             "init": dict(self.init),
             "optimizer": dict(self.optimizer),
             "axes": {a: {"min": lo, "max": hi, "num": m, "scale": "log"} for a, (lo, hi) in self.rates.items()},
-            "criteria": {"diverge_factor": DIVERGE_FACTOR},
+            "criteria": {"diverge_factor": self.diverge_factor},
             "boundary": {"max_rounds": 0},
             "run": {"check_every": check_every},
         })
 
 
-CASE_KEYS = ("quad1d", "quad16d_hb", "rosenbrock_adam", "mlp_tanh")
+CASE_KEYS = ("quad1d", "quad16d_hb", "rosenbrock_adam", "mlp_tanh", "digits_mlp")
+
+DIGITS_BATCH = 64
 
 
-def make_cases(quick: bool, steps: int = STEPS, sizes: tuple[int, ...] | None = None,
+def mlp_params(sizes: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:
+    """A plain dict of float32 arrays ``w0, b0, w1, b1, …``: weights N(0, 1/fan_in) (LeCun normal, NumPy
+    generator ``seed``), zero biases. ``sizes``: layer widths, inputs first (64-32-10: ``(64, 32, 10)``)."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        params[f"w{i}"] = (rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32)
+        params[f"b{i}"] = np.zeros(b, np.float32)
+    return params
+
+
+def mlp_loss(params: dict, batch) -> jax.Array:
+    """Softmax cross-entropy of the tanh MLP ``params`` (:func:`mlp_params`) on ``batch = (X, y)``, the mean
+    over the batch; ``y``: integer class labels."""
+    x, y = batch
+    n = len(params) // 2
+    for i in range(n - 1):
+        x = jnp.tanh(x @ params[f"w{i}"] + params[f"b{i}"])
+    logits = x @ params[f"w{n - 1}"] + params[f"b{n - 1}"]
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+
+
+def digits_mlp_problem(hidden: tuple[int, ...] = (32,), batch_size: int | None = DIGITS_BATCH) -> lrsweep.Problem:
+    """The ``digits_mlp`` case's :class:`lrsweep.Problem`: :func:`mlp_loss` of a 64-``hidden``-10 tanh MLP
+    on the standardised digits training split (1,438 × 64 float32, int32 labels; needs scikit-learn),
+    minibatches of ``batch_size`` in lrsweep's documented order, initial parameters :func:`mlp_params`
+    (seed 0)."""
+    from lrsweep import datasets
+
+    X, y = datasets.load("digits", split="train", standardize=True)
+    return lrsweep.Problem(loss=mlp_loss, params=mlp_params((X.shape[1], *hidden, 10)), data=(X, y),
+                           batch_size=batch_size, name="digits_mlp")
+
+
+def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | None = None,
                keys: tuple[str, ...] | None = None) -> list[Case]:
-    """The benchmark cases; ``sizes`` replaces every case's N list, ``keys`` selects cases by key."""
+    """The benchmark cases; ``steps`` replaces every case's own (1000; ``digits_mlp`` 500), ``sizes``
+    every case's N list, ``keys`` selects cases by key."""
     kappa, d = 1e4, 16
     cases = [
         Case("quad1d", "f=x^2, GD", {"name": "quadratic", "curvatures": [2.0]}, {"points": [[-1.0]]},
              {"name": "sgd"}, {"learning_rate": (1e-3, 2.0)},
              (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000),
-             curvatures=np.array([2.0]), chunk_variants=(4096, 65536), steps=steps),
+             curvatures=np.array([2.0]), chunk_variants=(4096, 65536), steps=steps or STEPS),
         Case("quad16d_hb", "16-D quadratic k=1e4, heavy ball 0.9",
              {"name": "quadratic", "condition_number": kappa, "dim": d}, {"seed": 0},
              {"name": "sgd", "momentum": 0.9}, {"learning_rate": (1e-6, 1e-2)},
              (10_000,) if quick else (10_000, 100_000, 1_000_000),
-             curvatures=kappa ** (np.arange(d) / (d - 1)), steps=steps),
+             curvatures=kappa ** (np.arange(d) / (d - 1)), steps=steps or STEPS),
         Case("rosenbrock_adam", "Rosenbrock (a=1, b=100) from (-1.2, 1), Adam",
              {"name": "rosenbrock"}, {"points": [[-1.2, 1.0]]}, {"name": "adam"}, {"learning_rate": (1e-4, 1e2)},
-             (10_000,) if quick else (10_000, 100_000, 1_000_000), steps=steps),
+             (10_000,) if quick else (10_000, 100_000, 1_000_000), steps=steps or STEPS),
         Case("mlp_tanh", "tanh MLP width 16, 16 points, GD, one lr per layer",
              {"name": "fractal_mlp", "width": 16, "activation": "tanh", "n_data": 16}, {},
              {"name": "sgd"}, {"learning_rate.layer0": (1e-1, 1e6), "learning_rate.layer1": (1e1, 1e4)},
-             (10_000,) if quick else (10_000, 40_000), steps=steps),  # 10⁵: ~30 min of this CPU for all methods
+             (10_000,) if quick else (10_000, 40_000), steps=steps or STEPS),  # 10⁵: ~30 min of this CPU for all methods
+        Case("digits_mlp", "digits, tanh MLP 64-32-10, softmax CE, minibatch 64, SGD",
+             {"problem": "lrsweep.bench:digits_mlp_problem", "model": "MLP 64-32-10, tanh, LeCun normal, seed 0",
+              "loss": "softmax cross-entropy", "data": "digits train split, standardised (1438 x 64 float32)",
+              "batch_size": DIGITS_BATCH}, {"seed": 0},
+             {"name": "sgd"}, {"learning_rate": (1e-3, 1e2)},
+             (1_000,) if quick else (1_000, 10_000), steps=steps or 500,
+             problem=functools.cache(digits_mlp_problem), loop_budget=1e6),
     ]
     if keys:
         unknown = set(keys) - {c.key for c in cases}
@@ -228,16 +281,65 @@ def aot(fn, *args) -> tuple[Callable, float]:
 
 
 @dataclass
-class Problem:
-    """What every baseline shares with lrsweep on one (case, N): lrsweep's own loss function, the
-    initial parameters lrsweep starts from, every configuration's learning rates and the same optax
-    optimizer — so that all methods compute the same runs."""
+class BenchProblem:
+    """What every baseline shares with lrsweep on one (case, N): the loss, the data and the batch order,
+    the initial parameters lrsweep starts from, every configuration's learning rates and the same optax
+    optimizer — so that all methods compute the same runs. (Not :class:`lrsweep.Problem`: this is the
+    harness's bundle of a problem *and* a grid.)
+
+    ``loss(params, batch)``: ``batch`` is update ``t``'s minibatch of ``data`` in lrsweep's documented
+    order (:func:`lrsweep.problem.batch_indices` with ``jax.random.key(seed)``), all of ``data`` when
+    ``batch_size`` is ``None``, ``None`` for a loss without data (the built-in cases: lrsweep's own loss
+    of the parameters alone). ``data`` (host arrays) is an argument of every compiled baseline, shared by
+    all configurations (never vmapped). ``loss(params, data)`` is the whole-data loss (lrsweep's
+    ``initial_loss`` and, with minibatches, ``final_loss``).
+    """
 
     case: Case
-    loss: Callable[[Any], jax.Array]
+    loss: Callable[[Any, Any], jax.Array]
     params0: Any             # pytree of float32 arrays
     lrs: np.ndarray          # (N, k) float32: one column per learning-rate axis, in case.rates order
     diverged: np.ndarray     # (N,) lrsweep's divergence flag
+    data: Any = None         # pytree of host arrays with a leading example axis, or None
+    batch_size: int | None = None
+    seed: int = 0
+
+    @property
+    def n_examples(self) -> int | None:
+        leaves = jax.tree.leaves(self.data)
+        return int(np.shape(leaves[0])[0]) if leaves else None
+
+    @property
+    def minibatches(self) -> bool:
+        return self.data is not None and self.batch_size is not None
+
+    def device_data(self):
+        """The data on the default device, once per method (``None`` without data)."""
+        return jax.tree.map(jnp.asarray, self.data)
+
+    def batch(self, data, t):
+        """Update ``t``'s batch (traceable; ``t`` may be traced): ``batch_indices`` inside the program."""
+        if not self.minibatches:
+            return data
+        idx = batch_indices(jax.random.key(self.seed), t, self.n_examples, self.batch_size)
+        return jax.tree.map(lambda a: a[idx], data)
+
+    def host_batches(self, steps: int):
+        """The batches of updates ``0 … steps−1`` as a user's Python loop makes them: the documented
+        permutation once per epoch (``jax.random.permutation(fold_in(key, epoch), n)``), each minibatch
+        sliced from the host arrays. A generator."""
+        if not self.minibatches:
+            for _ in range(steps):
+                yield self.data
+            return
+        n, B = self.n_examples, self.batch_size
+        per_epoch, key, order = n // B, jax.random.key(self.seed), None
+        for t in range(steps):
+            epoch, j = divmod(t, per_epoch)
+            if j == 0 or order is None:
+                order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n))
+            idx = order[j * B:(j + 1) * B]
+            yield jax.tree.map(lambda a: a[idx], self.data)
 
     def optimizer(self, lr: jax.Array) -> optax.GradientTransformation:
         """``optax.<name>(lr, **hyperparameters)``; one per parameter group (``optax.multi_transform``)
@@ -252,67 +354,88 @@ class Problem:
                                      lambda p: {g: g for g in p})
 
 
+def bench_problem(case: Case, prog: Program, values: dict[str, np.ndarray], result: dict) -> BenchProblem:
+    """The :class:`BenchProblem` of ``prog``'s sweep over ``values`` with lrsweep's ``result``: for a
+    case with a :class:`lrsweep.Problem`, that problem's own loss, parameters, data and batch size (the
+    user's code, not the engine's); for a built-in loss, lrsweep's loss function of the parameters."""
+    lrs = np.stack([values[a] for a in case.rates], -1).astype(np.float32)
+    diverged = np.asarray(result["diverged"], bool)
+    f32 = functools.partial(jax.tree.map, lambda a: jnp.asarray(a, jnp.float32))
+    if case.problem is not None:
+        p = prog.problem
+        return BenchProblem(case, p.loss, f32(p.params), lrs, diverged, p.data, p.batch_size, prog.spec.init.seed)
+    f = prog.loss_of(prog.setup.defaults())
+    return BenchProblem(case, lambda params, batch: f(params), f32(prog.initial_point({})), lrs, diverged)
+
+
 def _where(cond, a, b):
     return jax.tree.map(lambda u, v: jnp.where(cond, u, v), a, b)
 
 
-def make_update(prob: Problem):
+def make_update(prob: BenchProblem):
     """``(init, update, run_one, final)`` of one configuration with the per-step divergence test.
 
-    ``init(lr) -> carry``, ``update(carry, lr) -> carry``, ``run_one(lr) -> (f(x_T), diverged)`` (a
-    ``lax.scan`` over ``case.steps`` updates), ``final(carry) -> (f(x_T), diverged)``; ``lr`` is the
-    configuration's (k,) learning rates. carry = (params, opt_state, f0, f_last, diverged). A diverged
-    run is frozen, as in lrsweep; the rule is ``f`` non-finite or ``f > 10⁶ f₀``, checked before every
-    update and at the last point.
+    ``init(lr, data) -> carry``, ``update(carry, lr, batch) -> carry`` (one update on ``batch``),
+    ``run_one(lr, data) -> (f(x_T), diverged)`` (a ``lax.scan`` over ``case.steps`` updates, update
+    ``t``'s batch from ``batch_indices`` inside the scan), ``final(carry, data) -> (f(x_T), diverged)``;
+    ``lr`` is the configuration's (k,) learning rates. carry = (params, opt_state, f0, f_last, diverged).
+    A diverged run is frozen, as in lrsweep; the rule is ``f`` non-finite or ``f > F f₀`` (``F`` the case's
+    ``diverge_factor``), with ``f₀`` the whole-data loss at the start and ``f`` the loss of the batch the
+    update trains on, checked before every update and at the last point (on update ``T``'s batch) — what
+    lrsweep observes with ``check_every = 1``. ``f(x_T)``: the whole-data loss of the final parameters.
     """
-    loss, x0 = prob.loss, prob.params0
+    loss, x0, F = prob.loss, prob.params0, prob.case.diverge_factor
     value_and_grad = jax.value_and_grad(loss)
 
-    def init(lr):
-        f0 = loss(x0)
+    def init(lr, data):
+        f0 = loss(x0, data)
         return x0, prob.optimizer(lr).init(x0), f0, f0, jnp.asarray(False)
 
-    def update(carry, lr):
+    def update(carry, lr, batch):
         x, state, f0, f_last, diverged = carry
-        f, g = value_and_grad(x)
-        diverged = diverged | ~jnp.isfinite(f) | (f > DIVERGE_FACTOR * f0)
+        f, g = value_and_grad(x, batch)
+        diverged = diverged | ~jnp.isfinite(f) | (f > F * f0)
         updates, new_state = prob.optimizer(lr).update(g, state, x)
         x = _where(diverged, x, optax.apply_updates(x, updates))
         state = _where(diverged, state, new_state)
         f_last = jnp.where(diverged, f_last, f)
         return x, state, f0, f_last, diverged
 
-    def run_one(lr, steps=prob.case.steps):
-        carry, _ = jax.lax.scan(lambda cy, _: (update(cy, lr), None), init(lr), None, length=steps)
-        return final(carry)
+    def run_one(lr, data, steps=prob.case.steps):
+        carry, _ = jax.lax.scan(lambda cy, t: (update(cy, lr, prob.batch(data, t)), None), init(lr, data),
+                                jnp.arange(steps, dtype=jnp.int32))
+        return final(carry, data, steps)
 
-    def final(carry):
-        """(f(x_T), diverged) as lrsweep reports them: the last point checked too; f frozen once diverged."""
+    def final(carry, data, steps=prob.case.steps):
+        """(f(x_T), diverged) as lrsweep reports them: the last point checked too (on the batch of update
+        ``T``); f frozen once diverged, else the whole-data loss."""
         x, _, f0, f_last, diverged = carry
-        f = loss(x)
-        diverged = diverged | ~jnp.isfinite(f) | (f > DIVERGE_FACTOR * f0)
-        return jnp.where(diverged, f_last, f), diverged
+        f = loss(x, prob.batch(data, jnp.asarray(steps, jnp.int32)))
+        diverged = diverged | ~jnp.isfinite(f) | (f > F * f0)
+        return jnp.where(diverged, f_last, loss(x, data) if prob.minibatches else f), diverged
 
     return init, update, run_one, final
 
 
-def bare_step(prob: Problem):
-    """One optimizer update and nothing else: ``step((params, state), lr) -> (params, state)``."""
+def bare_step(prob: BenchProblem):
+    """One optimizer update and nothing else: ``step((params, state), lr, batch) -> (params, state)``."""
     grad = jax.grad(prob.loss)
 
-    def step(carry, lr):
+    def step(carry, lr, batch):
         x, state = carry
-        updates, state = prob.optimizer(lr).update(grad(x), state, x)
+        updates, state = prob.optimizer(lr).update(grad(x, batch), state, x)
         return optax.apply_updates(x, updates), state
 
     return step
 
 
-def flops_per_config_step(prob: Problem) -> float:
-    """XLA's flop count of one configuration's bare update (gradient, optimizer, apply)."""
+def flops_per_config_step(prob: BenchProblem) -> float:
+    """XLA's flop count of one configuration's bare update (gradient on one batch, optimizer, apply); the
+    batch's indices (one permutation per step, shared by all configurations) are not counted."""
     lr = jnp.asarray(prob.lrs[0])
     carry = (prob.params0, prob.optimizer(lr).init(prob.params0))
-    cost = jax.jit(bare_step(prob)).lower(carry, lr).cost_analysis() or {}
+    batch = next(prob.host_batches(1))
+    cost = jax.jit(bare_step(prob)).lower(carry, lr, batch).cost_analysis() or {}
     if isinstance(cost, list | tuple):  # older jax: one dict per computation
         cost = cost[0] if cost else {}
     return float(cost.get("flops", 0.0))
@@ -329,8 +452,8 @@ def row(case: Case, n: int, b: Bench) -> dict:
             "configs_timed": b.configs, "steps_timed": b.steps, **b.extra()}
 
 
-def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], Problem]:
-    """lrsweep at the default chunk and the case's chunk variants; and the :class:`Problem` for the others."""
+def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], BenchProblem]:
+    """lrsweep at the default chunk and the case's chunk variants; and the :class:`BenchProblem` for the others."""
     # A sweep that costs little is observed after every update by default (exact counts for small
     # phase diagrams); sizes are compared here at the interval lrsweep picks for large sweeps.
     spec = case.spec(n, check_every=Program(case.spec(n)).fast_check_every)
@@ -351,53 +474,56 @@ def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], Problem]:
         def extra(prog=prog, out=out):
             return {"chunk_size": prog.chunk_size, "n_chunks": lgrid.n_chunks(spec.size, prog.chunk_size),
                     "check_every": prog.check_every, "batch": prog.batch, "devices": len(prog.devices),
-                    "compiles": prog.compiles, "diverged_fraction": float(np.mean(out["r"]["diverged"]))}
+                    "compiles": prog.compiles, "state_bytes": prog.state_bytes,
+                    "diverged_fraction": float(np.mean(out["r"]["diverged"]))}
 
         name = "lrsweep" if chunk is None else f"lrsweep_chunk{chunk}"
         benches.append(Bench(name, call, spec.size, case.steps, prog.compile_seconds, extra))
         if chunk is None:
-            params0 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), prog.initial_point({}))
-            prob = Problem(case, prog.host_loss({}).fn, params0,
-                           np.stack([values[a] for a in case.rates], -1).astype(np.float32),
-                           np.asarray(out["r"]["diverged"], bool))
+            prob = bench_problem(case, prog, values, out["r"])
     return benches, prob
 
 
-def _agreement(diverged: np.ndarray, prob: Problem) -> dict:
+def _agreement(diverged: np.ndarray, prob: BenchProblem) -> dict:
     return {"diverged_fraction": float(np.mean(diverged)),
             "diverged_agreement_with_lrsweep": float(np.mean(diverged == prob.diverged))}
 
 
-def bench_step_loop(prob: Problem, n_configs=3, steps=200) -> Bench:
-    """(a) a Python loop over steps calling a jitted optax step, one configuration at a time."""
+def bench_step_loop(prob: BenchProblem, n_configs=3, steps=200) -> Bench:
+    """(a) the training loop one writes: a Python loop over steps calling a jitted optax step
+    ``(carry, lr, batch)`` (the minibatch sliced on the host in the documented order), one configuration
+    at a time."""
     steps = min(steps, prob.case.steps)
     init, update, _, _ = make_update(prob)
+    data = prob.device_data()
     lr0 = jnp.asarray(prob.lrs[0])
-    step, compile_s = aot(update, init(lr0), lr0)
+    step, compile_s = aot(update, init(lr0, data), lr0, next(prob.host_batches(1)))
     picks = np.linspace(0, len(prob.lrs) - 1, n_configs).astype(int)
     lr_list = [jnp.asarray(prob.lrs[i]) for i in picks]
 
     def call():
         for lr in lr_list:
-            carry = init(lr)
-            for _ in range(steps):
-                carry = step(carry, lr)
+            carry = init(lr, data)
+            for batch in prob.host_batches(steps):
+                carry = step(carry, lr, batch)
             jax.block_until_ready(carry)
 
     return Bench("a_step_loop", call, n_configs, steps, compile_s)
 
 
-def bench_config_loop(prob: Problem, n_configs=50) -> Bench:
-    """(b) a Python loop over configurations, each one jitted ``lax.scan`` of all the steps."""
+def bench_config_loop(prob: BenchProblem, n_configs=50) -> Bench:
+    """(b) a Python loop over configurations, each one jitted ``lax.scan`` of all the steps (the batch
+    indices computed inside the scan)."""
     n_configs = min(n_configs, len(prob.lrs))
     _, _, run_one, _ = make_update(prob)
-    exe, compile_s = aot(run_one, jnp.asarray(prob.lrs[0]))
+    data = prob.device_data()
+    exe, compile_s = aot(run_one, jnp.asarray(prob.lrs[0]), data)
     picks = np.linspace(0, len(prob.lrs) - 1, n_configs).astype(int)
     lr_list = [prob.lrs[i] for i in picks]
 
     def call():
         for lr in lr_list:
-            f, d = exe(lr)
+            f, d = exe(lr, data)
             np.asarray(f), np.asarray(d)
 
     return Bench("b_config_loop", call, n_configs, prob.case.steps, compile_s)
@@ -413,7 +539,7 @@ def numpy_sweep(case: Case, x0, lrs, steps):
     m = np.zeros_like(x)
     lr = np.asarray(lrs, np.float32).reshape(n, 1)
     f0 = 0.5 * np.sum(c * x**2, axis=1)
-    bound = np.float32(DIVERGE_FACTOR) * f0
+    bound = np.float32(case.diverge_factor) * f0
     f_last = f0.copy()
     diverged = np.zeros(n, bool)
     with np.errstate(all="ignore"):
@@ -436,14 +562,14 @@ def numpy_sweep(case: Case, x0, lrs, steps):
     return f_last, diverged
 
 
-def _steps_timed(prob: Problem, budget: float) -> int:
+def _steps_timed(prob: BenchProblem, budget: float) -> int:
     """A subset of the steps at large N keeps a per-step-loop baseline short (its rate per step does
     not depend on it): at most ``budget`` element-steps, at least 20 steps."""
     n, T = len(prob.lrs), prob.case.steps
     return int(max(min(20, T), min(T, budget // n)))
 
 
-def bench_numpy(prob: Problem) -> Bench:
+def bench_numpy(prob: BenchProblem) -> Bench:
     case, n = prob.case, len(prob.lrs)
     steps = _steps_timed(prob, 2e7 / case.dim)
     out = {}
@@ -457,15 +583,19 @@ def bench_numpy(prob: Problem) -> Bench:
     return Bench("c_numpy", call, n, steps, 0.0, extra)
 
 
-def notebook_sweep(prob: Problem, steps: int):
+def notebook_sweep(prob: BenchProblem, steps: int):
     """(d) the fractal notebook's pattern, returning ``(call, compile_s)``: one jitted ``vmap`` of a
-    training step over all configurations (parameters and state donated), called from a Python loop
-    over the steps, every step's loss kept and stacked; ``call() -> (loss history (steps+1, N),
-    diverged (N,))``, the divergence rule applied to the history afterwards."""
+    training step over all configurations (parameters and state donated; the batch, sliced on the host,
+    shared), called from a Python loop over the steps, every step's loss kept and stacked; ``call() ->
+    (loss history (steps+1, N), diverged (N,), f(x_T) (N,))``: the losses of the batches of updates
+    ``0 … steps`` (the last one after the last update), the divergence rule applied to the history
+    afterwards, and the whole-data loss of the final parameters."""
     lr = jnp.asarray(prob.lrs)
+    data = prob.device_data()
+    F = np.float32(prob.case.diverge_factor)
 
-    def train_step(params, state, lr):
-        f, g = jax.value_and_grad(prob.loss)(params)
+    def train_step(params, state, lr, batch):
+        f, g = jax.value_and_grad(prob.loss)(params, batch)
         updates, state = prob.optimizer(lr).update(g, state, params)
         return optax.apply_updates(params, updates), state, f
 
@@ -475,27 +605,33 @@ def notebook_sweep(prob: Problem, steps: int):
     t0 = time.perf_counter()
     init = jax.jit(jax.vmap(start)).lower(lr).compile()
     params, state = init(lr)
-    step = jax.jit(jax.vmap(train_step), donate_argnums=(0, 1)).lower(params, state, lr).compile()
-    last = jax.jit(jax.vmap(prob.loss)).lower(params).compile()
+    batch0 = next(prob.host_batches(1))
+    step = jax.jit(jax.vmap(train_step, in_axes=(0, 0, 0, None)), donate_argnums=(0, 1)).lower(
+        params, state, lr, batch0).compile()
+    loss_all = jax.vmap(prob.loss, in_axes=(0, None))
+    last = jax.jit(loss_all).lower(params, batch0).compile()
+    whole = jax.jit(loss_all).lower(params, data).compile()
     compile_s = time.perf_counter() - t0
 
     def call():
         params, state = init(lr)
+        f0 = whole(params, data)
         history = []
+        batches = prob.host_batches(steps + 1)
         for _ in range(steps):
-            params, state, f = step(params, state, lr)
+            params, state, f = step(params, state, lr, next(batches))
             history.append(f)
-        history.append(last(params))
-        h = np.asarray(jnp.stack(history))
+        history.append(last(params, next(batches)))
+        h, f0 = np.asarray(jnp.stack(history)), np.asarray(f0)
         with np.errstate(all="ignore"):
-            diverged = np.any(~np.isfinite(h) | (h > np.float32(DIVERGE_FACTOR) * h[0]), axis=0)
-        return h, diverged
+            diverged = np.any(~np.isfinite(h) | (h > F * f0), axis=0)
+        return h, diverged, np.asarray(whole(params, data)) if prob.minibatches else h[-1]
 
     return call, compile_s
 
 
-def bench_notebook(prob: Problem) -> Bench:
-    steps = _steps_timed(prob, 5e7)
+def bench_notebook(prob: BenchProblem) -> Bench:
+    steps = _steps_timed(prob, prob.case.loop_budget)
     run, compile_s = notebook_sweep(prob, steps)
     out = {}
 
@@ -508,25 +644,27 @@ def bench_notebook(prob: Problem) -> Bench:
     return Bench("d_notebook", call, len(prob.lrs), steps, compile_s, extra)
 
 
-def bare_sweep(prob: Problem):
+def bare_sweep(prob: BenchProblem):
     """(e) the ceiling, returning ``(call, compile_s)``: ``jit(vmap(scan))`` of the optax update alone —
-    no divergence test, no freeze, no summaries; ``call() -> (f(x_T), diverged)`` with the divergence
-    rule applied once, at the end (a run that overshoots and comes back is not flagged)."""
-    step = bare_step(prob)
+    no divergence test, no freeze, no summaries; update ``t``'s batch from ``batch_indices`` inside the
+    scan, the data an argument shared by all configurations (``in_axes=None``); ``call() -> (f(x_T),
+    diverged)`` with the divergence rule applied once, at the end, to the whole-data loss (a run that
+    overshoots and comes back is not flagged)."""
+    step, F = bare_step(prob), prob.case.diverge_factor
 
-    def run_one(lr):
+    def run_one(lr, data):
         x0 = prob.params0
-        (x, _), _ = jax.lax.scan(lambda c, _: (step(c, lr), None), (x0, prob.optimizer(lr).init(x0)), None,
-                                 length=prob.case.steps)
-        f = prob.loss(x)
-        return f, ~jnp.isfinite(f) | (f > DIVERGE_FACTOR * prob.loss(x0))
+        (x, _), _ = jax.lax.scan(lambda c, t: (step(c, lr, prob.batch(data, t)), None),
+                                 (x0, prob.optimizer(lr).init(x0)), jnp.arange(prob.case.steps, dtype=jnp.int32))
+        f = prob.loss(x, data)
+        return f, ~jnp.isfinite(f) | (f > F * prob.loss(x0, data))
 
-    lr = jnp.asarray(prob.lrs)
-    exe, compile_s = aot(jax.vmap(run_one), lr)
-    return (lambda: tuple(np.asarray(a) for a in exe(lr))), compile_s
+    lr, data = jnp.asarray(prob.lrs), prob.device_data()
+    exe, compile_s = aot(jax.vmap(run_one, in_axes=(0, None)), lr, data)
+    return (lambda: tuple(np.asarray(a) for a in exe(lr, data))), compile_s
 
 
-def bench_bare_scan(prob: Problem) -> Bench:
+def bench_bare_scan(prob: BenchProblem) -> Bench:
     run, compile_s = bare_sweep(prob)
     out = {}
 
@@ -537,18 +675,23 @@ def bench_bare_scan(prob: Problem) -> Bench:
                  lambda: _agreement(out["r"][1], prob))
 
 
-def bench_vmap_scan(prob: Problem) -> Bench:
-    """(e′) the same with the per-step divergence test and freeze of :func:`make_update`."""
+def vmap_sweep(prob: BenchProblem):
+    """(e′) the same with the per-step divergence test and freeze of :func:`make_update`, returning
+    ``(call, compile_s)``, ``call() -> (f(x_T), diverged)``."""
     _, _, run_one, _ = make_update(prob)
-    lr = jnp.asarray(prob.lrs)
-    exe, compile_s = aot(jax.vmap(run_one), lr)
+    lr, data = jnp.asarray(prob.lrs), prob.device_data()
+    exe, compile_s = aot(jax.vmap(run_one, in_axes=(0, None)), lr, data)
+    return (lambda: tuple(np.asarray(a) for a in exe(lr, data))), compile_s
+
+
+def bench_vmap_scan(prob: BenchProblem) -> Bench:
+    run, compile_s = vmap_sweep(prob)
     out = {}
 
     def call():
-        f, d = exe(lr)
-        out["f"], out["d"] = np.asarray(f), np.asarray(d)
+        out["r"] = run()
 
-    return Bench("e_vmap_scan", call, len(lr), prob.case.steps, compile_s, lambda: _agreement(out["d"], prob))
+    return Bench("e_vmap_scan", call, len(prob.lrs), prob.case.steps, compile_s, lambda: _agreement(out["r"][1], prob))
 
 
 # ----------------------------------------------------------------------------- report

@@ -153,7 +153,7 @@ def check_trace(program) -> None:
     spec = program.spec
     with jax.enable_x64(program.x64):
         try:
-            jax.eval_shape(program._block, program._abstract(2, sharded=False), program._abstract_data(False))
+            program.trace()
         except SweepError:
             raise
         except Exception as e:  # a hyperparameter optax checks in Python, a user loss that fails to trace …

@@ -131,6 +131,11 @@ class Program:
                 self._data = jax.device_put(self.host_data, self.replicated)
         return self._data
 
+    def trace(self) -> None:
+        """Trace a 2-configuration block of the whole program (no compilation); raises what tracing raises."""
+        with jax.enable_x64(self.x64):
+            jax.eval_shape(self._block, self._abstract(2, sharded=False), self._abstract_data(False))
+
     def check(self) -> None:
         """Check the problem on the host and trace the program once without running it; turn failures
         into :class:`SweepError` (before anything is compiled or written)."""
@@ -219,8 +224,6 @@ class Program:
 
     def schedule_names(self) -> tuple:
         return self.setup.schedule_names()
-
-    _schedule_names = schedule_names  # the name theory.annotate uses
 
     def loss_of(self, v: dict):
         """``params -> loss`` of one configuration on its whole training data (traceable)."""

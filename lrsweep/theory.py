@@ -1060,7 +1060,7 @@ def _slice_factors(spec, program, values: dict[str, np.ndarray], n: int) -> tupl
 
     The row is -1 for a slice under ``reduce_on_plateau`` (adaptive: no factors known in advance).
     """
-    names = program._schedule_names()
+    names = program.schedule_names()
     rows: dict = {}
     table, which = [], np.full(n, -1, np.intp)
     for i in range(n):

@@ -24,7 +24,7 @@ def _problem(key, n=48):
     assert prog.check_every == 1
     params0 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), prog.initial_point({}))
     lrs = np.stack([values[a] for a in case.rates], -1).astype(np.float32)
-    prob = bench.Problem(case, prog.host_loss({}).fn, params0, lrs, np.asarray(r["diverged"], bool))
+    prob = bench.Problem(case, prog.loss_of(prog.setup.defaults()), params0, lrs, np.asarray(r["diverged"], bool))
     return prob, np.asarray(r["final_loss"])
 
 
