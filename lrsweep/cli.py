@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
+
+_STARTED = time.perf_counter()  # the command's launch (the manifest's `phases.total` counts from here)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -183,10 +186,9 @@ def _run(args) -> int:
     from lrsweep.config import SweepError, load_sweep
 
     try:
+        with_load = time.perf_counter()
         spec = load_sweep(args.file, args.overrides)
-        from lrsweep.engine import Program
-
-        Program(spec, chunk_size=args.chunk_size, devices=args.devices).check()
+        load_seconds = time.perf_counter() - with_load
     except (SweepError, ValueError) as e:
         return _fail(str(e))
 
@@ -207,8 +209,16 @@ def _run(args) -> int:
     elif not args.no_figures:
         from lrsweep import plot
 
+        t0 = time.perf_counter()
         figures = plot.draw_all(result, out, formats=formats)
+        result.manifest["phases"]["figures"] = time.perf_counter() - t0
     m = result.manifest
+    total = time.perf_counter() - _STARTED
+    m["phases"] = {"load": load_seconds, **m["phases"]}
+    m["phases"] |= {"other": max(total - sum(m["phases"].values()), 0.0), "total": total}  # imports, JAX start-up
+    from lrsweep import store as _store
+
+    _store.write_json(out / _store.MANIFEST, m)  # the whole command's time, from launch to the last figure
     print(f"{spec.name}: {m['configurations']} configurations × {m['steps']} steps in {m['run_seconds']:.2f} s "
           f"(compile {m['compile_seconds']:.2f} s, {m['config_steps_per_second']:.3g} config-steps/s) → {out}")
     if result.boundary is not None and len(result.boundary):

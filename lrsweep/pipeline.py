@@ -71,18 +71,22 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         return ``None``. The table is identical to a single-process run's.
     """
     started = _now()
-    program = Program(spec, chunk_size=chunk_size, devices=devices)
-    program.check()  # every failure here is a SweepError, before anything is written
+    phases = Phases()
+    with phases("setup"):  # the problem, XLA's cost and memory analyses, the chunking
+        program = Program(spec, chunk_size=chunk_size, devices=devices)
+    with phases("check"):
+        program.check()  # every failure here is a SweepError, before anything is written
     lead = not distributed or _devices.process_index() == 0
     if out is None or not lead:
-        return _run(spec, program, out if lead else None, None, progress and lead, figures, started, distributed)
+        return _run(spec, program, out if lead else None, None, progress and lead, figures, started, distributed,
+                    phases)
     out = Path(out)
     with _store.Lock(out):
         ledger = _store.Ledger.open(out, spec, {"name": spec.name, "source": spec.source, "started": started,
                                                 "configurations": spec.size, "steps": spec.steps,
                                                 "fingerprint": fingerprint(spec)},
                                     overwrite=overwrite)
-        return _run(spec, program, out, ledger, progress, figures, started, distributed)
+        return _run(spec, program, out, ledger, progress, figures, started, distributed, phases)
 
 
 def fingerprint(spec: SweepSpec) -> dict:
@@ -111,8 +115,31 @@ def _label(obj) -> str:
     return label(obj)
 
 
-def _run(spec, program, out, ledger, progress, figures, started, distributed=False) -> SweepResult | None:
-    program.compile()
+class Phases:
+    """Wall seconds per phase of a command (``with phases("refine"): …``), in the order first entered."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        import contextlib
+
+        @contextlib.contextmanager
+        def timed():
+            t0 = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+        return timed()
+
+
+def _run(spec, program, out, ledger, progress, figures, started, distributed=False, phases=None
+         ) -> SweepResult | None:
+    phases = phases or Phases()
+    with phases("compile"):
+        program.compile()
     n = spec.size
     todo = ledger.missing() if ledger is not None else [(0, n)]
     if distributed:
@@ -128,6 +155,7 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
             parts.append((lo, hi, metrics))
         bar.update(hi - lo)
     run_seconds = time.perf_counter() - t0
+    phases.seconds["sweep"] = run_seconds
     computed = sum(hi - lo for lo, hi in todo)
     bar.close()
     if distributed and _devices.process_index() != 0:
@@ -137,7 +165,8 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
     chunks = ledger.read if ledger is not None else (lambda columns=None: iter(parts))
     table_file = None
     if ledger is not None:
-        table_file = _write_table(spec, chunks(), out)
+        with phases("table"):
+            table_file = _write_table(spec, chunks(), out)
     table = (pd.read_parquet(table_file) if table_file is not None else
              _table(spec, _grid.configurations(spec), {m: np.concatenate([p[m] for _, _, p in parts])
                                                          for m in program.metric_names})) if n <= TABLE_IN_MEMORY \
@@ -160,11 +189,15 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
             asymptotic=spec.boundary.asymptotic and program.known_minimum,
             resolution=float(np.finfo(program.dtype).eps))
         refine_seconds = time.perf_counter() - t1
+        phases.seconds["refine"] = refine_seconds
         refine_configs = counted["n"]
-        boundary = _theory.annotate(spec, program, boundary)
-        boundary = _curvature.annotate(spec, program, boundary)  # sharpness and 2(1+β)/λ_max beside it
+        with phases("theory"):
+            boundary = _theory.annotate(spec, program, boundary)
+        with phases("sharpness"):
+            boundary = _curvature.annotate(spec, program, boundary)  # sharpness and 2(1+β)/λ_max beside it
 
-    trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
+    with phases("trajectories"):
+        trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
 
     manifest = {
         "status": "complete",
@@ -187,6 +220,7 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
         "config_steps_per_second": computed * spec.steps / run_seconds if run_seconds > 0 and computed else None,
         "refine_seconds": refine_seconds,
         "refine_configurations": refine_configs,
+        "phases": phases.seconds,  # wall seconds per phase of the command (the CLI adds figures and total)
         "versions": versions(),
         "fingerprint": fingerprint(spec),
         "host": host(),
@@ -195,12 +229,15 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
     result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
                          trajectories=trajectories, manifest=manifest)
     if out is not None:
-        save(result, out, table_file=table_file)
-        ledger.finish()
+        with phases("save"):
+            save(result, out, table_file=table_file)
+            ledger.finish()
         if figures and table is not None:
             from lrsweep import plot
 
-            plot.draw_all(result, out)
+            with phases("figures"):
+                plot.draw_all(result, out)
+        _store.write_json(out / _store.MANIFEST, result.manifest)  # with the save's own time
     if distributed:
         result.manifest["processes"] = _devices.process_count()
         if out is not None:

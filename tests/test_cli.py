@@ -63,3 +63,20 @@ def test_list_and_module_entry_point():
     assert r.returncode == 0, r.stderr
     for word in ("quadratic(", "rosenbrock(", "mlp(", "sgd(", "adam(", "exponential(", "reduce_on_plateau("):
         assert word in r.stdout
+
+
+def test_the_manifest_times_every_phase_of_the_command(tmp_path):
+    """What the user waits for: the whole command, phase by phase, in manifest.json."""
+    import json
+
+    from lrsweep.cli import main
+
+    out = tmp_path / "r"
+    assert main(["run", "sweeps/x2-gd.toml", "--out", str(out), "--quiet", "--set", "axes.learning_rate.num=16",
+                 "--format", "png"]) == 0
+    phases = json.loads((out / "manifest.json").read_text())["phases"]
+    for k in ("load", "setup", "check", "compile", "sweep", "table", "refine", "theory", "sharpness", "save",
+              "figures", "other", "total"):
+        assert k in phases and phases[k] >= 0, k
+    parts = sum(v for k, v in phases.items() if k != "total")
+    assert abs(parts - phases["total"]) < 1e-6 * max(1.0, phases["total"])
