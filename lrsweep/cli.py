@@ -219,8 +219,9 @@ def _run(args) -> int:
     from lrsweep import store as _store
 
     _store.write_json(out / _store.MANIFEST, m)  # the whole command's time, from launch to the last figure
+    rate = m.get("config_steps_per_second")  # None when nothing was left to compute (a resumed, finished run)
     print(f"{spec.name}: {m['configurations']} configurations × {m['steps']} steps in {m['run_seconds']:.2f} s "
-          f"(compile {m['compile_seconds']:.2f} s, {m['config_steps_per_second']:.3g} config-steps/s) → {out}")
+          f"(compile {m['compile_seconds']:.2f} s, {f'{rate:.3g}' if rate else 'no'} config-steps/s) → {out}")
     if result.boundary is not None and len(result.boundary):
         print(_boundary_summary(result))
     for f in figures:

@@ -111,16 +111,20 @@ def top_eigenvalue(fn: Callable, params: Any, *, iterations: int = ITERATIONS, k
 def prediction(lam_max, momentum=0.0, nesterov: bool = False):
     r"""The linearised critical learning rate from the sharpness: :math:`2(1+\beta)/\lambda_{\max}`
     (heavy ball; :math:`\beta = 0`: GD's :math:`2/\lambda_{\max}`), or Nesterov's
-    :math:`2(1+\beta)/((1+2\beta)\lambda_{\max})`. NaN where :math:`\lambda_{\max} \le 0`.
+    :math:`2(1+\beta)/((1+2\beta)\lambda_{\max})`. NaN where :math:`\lambda_{\max} \le 0` or
+    :math:`\beta \notin [0, 1)`.
 
     >>> prediction(4.0), prediction(4.0, 0.5)
     (0.5, 0.75)
     """
     lam = np.asarray(lam_max, np.float64)
     beta = np.broadcast_to(np.asarray(momentum, np.float64), lam.shape)
-    safe = np.where(lam > 0, lam, 1.0)
-    out = (_theory.nesterov_critical(safe, beta) if nesterov else _theory.heavy_ball_critical(safe, beta))
-    out = np.where(lam > 0, out, np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = (lam > 0) & (beta >= 0) & (beta < 1)  # elsewhere no formula: NaN, never an error
+    safe_lam, safe_beta = np.where(ok, lam, 1.0), np.where(ok, beta, 0.0)
+    out = (_theory.nesterov_critical(safe_lam, safe_beta) if nesterov
+           else _theory.heavy_ball_critical(safe_lam, safe_beta))
+    out = np.where(ok, out, np.nan)
     return float(out) if out.ndim == 0 else out
 
 

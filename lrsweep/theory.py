@@ -1028,9 +1028,33 @@ def closed_form(spec, values: dict[str, np.ndarray], program=None) -> np.ndarray
     lam, x0 = _eigenproblems(program, values)
     lam_max = _lam_max(lam, x0)
     beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), lam_max.shape)
-    if spec.optimizer.params.get("nesterov", False):
-        return np.asarray(nesterov_critical(lam_max, beta), float)
-    return np.asarray(heavy_ball_critical(lam_max, beta), float)
+    ok = _where_theory_applies(lam_max, beta)  # elsewhere NaN (see theory_status), never an error
+    out = np.full(lam_max.shape, np.nan)
+    if ok.any():
+        f = nesterov_critical if spec.optimizer.params.get("nesterov", False) else heavy_ball_critical
+        out[ok] = f(lam_max[ok], beta[ok])
+    return out
+
+
+def _where_theory_applies(lam_max: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The slices a closed form covers: an excited positive curvature and momentum in [0, 1)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(lam_max) & (lam_max > 0) & np.isfinite(beta) & (beta >= 0) & (beta < 1)
+
+
+def _why_not(spec, program, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Per slice, why the theory columns are empty ("" where they are not)."""
+    lam, x0 = _eigenproblems(program, values)
+    lam_max = _lam_max(lam, x0)
+    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,))
+    names = program.schedule_names()
+    plateau = np.asarray([names[int(values["schedule"][i])] == "reduce_on_plateau" if "schedule" in values
+                          else names[0] == "reduce_on_plateau" for i in range(n)])
+    with np.errstate(invalid="ignore"):
+        return np.select([~(np.isfinite(lam_max) & (lam_max > 0)), ~((beta >= 0) & (beta < 1)), plateau],
+                         ["no excited positive curvature at the initial point (at the minimum?)",
+                          "momentum outside [0, 1): no closed form", "reduce_on_plateau is adaptive: no closed form"],
+                         "")
 
 
 
@@ -1052,6 +1076,7 @@ def annotate(spec, program, boundary):
     th = closed_form(spec, values, program)
     boundary["theory"] = th if th is not None else np.nan
     boundary["theory_finite"] = _finite_horizon(spec, program, values, len(boundary))
+    boundary["theory_status"] = _why_not(spec, program, values, len(boundary))
     return boundary
 
 
@@ -1082,8 +1107,9 @@ def _finite_horizon(spec, program, values: dict[str, np.ndarray], n: int) -> np.
     """
     lam, x0 = _eigenproblems(program, values)
     table, which = _slice_factors(spec, program, values, n)
-    beta = _momentum(np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,)))
-    ok = np.flatnonzero((which >= 0) & (0.5 * np.sum(lam * x0 * x0, axis=-1) > 0) & (_lam_max(lam, x0) > 0))
+    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,))
+    ok = np.flatnonzero((which >= 0) & (0.5 * np.sum(lam * x0 * x0, axis=-1) > 0)
+                        & _where_theory_applies(_lam_max(lam, x0), beta))
     out = np.full(n, np.nan)
     if ok.size:
         p = _problems(lam[ok], x0[ok], beta[ok], table, which[ok], float(spec.criteria.diverge_factor),

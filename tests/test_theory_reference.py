@@ -271,3 +271,18 @@ def test_annotate_searches_all_slices_together(monkeypatch):
                               every=program.check_every)
         assert out["theory_finite"][i] == pytest.approx(one, rel=2e-12)
     np.testing.assert_allclose(out["theory"], th.nesterov_critical(3.0, boundary["momentum"].to_numpy()))
+
+
+def test_theory_columns_are_empty_not_an_error_where_no_closed_form_applies(tmp_path):
+    """A momentum axis reaching 1 or going negative: the sweep completes; theory, theory_finite and
+    sharpness_prediction are NaN on those slices and theory_status says why."""
+    import lrsweep
+
+    spec = lrsweep.from_dict({"name": "m", "steps": 50, "loss": {"name": "quadratic", "curvatures": [1.0]},
+                              "init": {"points": [[1.0]]},
+                              "axes": {"learning_rate": {"min": 0.1, "max": 10.0, "num": 8, "scale": "log"},
+                                       "momentum": {"values": [-0.5, 0.5, 1.0]}}})
+    b = lrsweep.run(spec, out=tmp_path / "r", progress=False).boundary.set_index("momentum")
+    assert np.isnan(b.loc[-0.5, "theory"]) and np.isnan(b.loc[1.0, "theory_finite"])
+    assert np.isnan(b.loc[1.0, "sharpness_prediction"]) and b.loc[0.5, "theory"] == pytest.approx(3.0)
+    assert "momentum outside [0, 1)" in b.loc[-0.5, "theory_status"]
