@@ -694,6 +694,55 @@ def bench_vmap_scan(prob: BenchProblem) -> Bench:
     return Bench("e_vmap_scan", call, len(prob.lrs), prob.case.steps, compile_s, lambda: _agreement(out["r"][1], prob))
 
 
+# ----------------------------------------------------------------------------- memory envelope
+
+MEMORY_WIDTHS = (133, 1333, 13333)  # 64-h-10 tanh MLPs: 9,985 / 99,985 / 999,985 parameters
+
+
+def memory_envelope(widths: tuple[int, ...] = MEMORY_WIDTHS, optimizers: tuple[str, ...] = ("sgd", "adam"),
+                    batch_size: int = DIGITS_BATCH, steps: int = 500, n: int = 10_000) -> list[dict]:
+    """The engine's bytes per configuration for tanh MLPs 64-``h``-10 on the digits training split
+    (minibatches of ``batch_size``), from :class:`lrsweep.Program` (nothing is compiled but one update).
+
+    ``state_bytes`` (:attr:`Program.state_bytes`): parameters, optimizer state, the per-run summaries and
+    one update's temporaries (XLA's memory analysis of one configuration's compiled update) — what each
+    configuration of a vmapped block holds; the data (``data_bytes``) are held once per device, shared.
+    ``configs_per_GB = 10⁹ / state_bytes``. Also the engine's choices for an ``n``-configuration grid
+    (vmap width, observation interval, chunk) and its cost units (flops + bytes/4) of one update and one
+    observation (:attr:`Program.costs`).
+    """
+    rows = []
+    for h in widths:
+        problem = digits_mlp_problem((h,), batch_size)
+        n_params = int(sum(np.size(a) for a in jax.tree.leaves(problem.params)))
+        for opt in optimizers:
+            spec = lrsweep.from_dict({
+                "name": f"memory-mlp-{h}-{opt}", "steps": steps, "dtype": "float32", "loss": problem,
+                "init": {"seed": 0}, "optimizer": {"name": opt},
+                "axes": {"learning_rate": {"min": 1e-3, "max": 1e2, "num": n, "scale": "log"}},
+                "boundary": {"max_rounds": 0}})
+            prog = Program(spec)
+            c = prog.costs
+            rows.append({"hidden": h, "params": n_params, "optimizer": opt, "param_bytes": 4 * n_params,
+                         "state_bytes": int(prog.state_bytes), "configs_per_GB": 1e9 / max(1, prog.state_bytes),
+                         "data_bytes": int(c.data_bytes), "update_cost": c.update, "look_cost": c.look,
+                         "grid": n, "batch": prog.batch, "check_every": prog.check_every,
+                         "chunk_size": prog.chunk_size})
+    return rows
+
+
+def memory_table(rows: list[dict]) -> str:
+    head = (f"{'MLP':<12} {'params':>10} {'optimizer':<9} {'state bytes':>12} {'x params':>8} {'configs/GB':>11} "
+            f"{'vmap B':>7} {'K':>4} {'update cost':>12}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{'64-' + str(r['hidden']) + '-10':<12} {r['params']:>10,} {r['optimizer']:<9} "
+                     f"{r['state_bytes']:>12,} {r['state_bytes'] / r['param_bytes']:>8.2f} "
+                     f"{r['configs_per_GB']:>11,.0f} {r['batch']:>7} {r['check_every']:>4} {r['update_cost']:>12.3g}")
+    lines.append(f"(data held once per device: {rows[0]['data_bytes']:,} bytes; GB = 10⁹ bytes)" if rows else "")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -786,11 +835,17 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small grids, 3 repeats (about two minutes on 2 cores)")
     p.add_argument("--cases", help=f"comma-separated case keys (default: all): {', '.join(CASE_KEYS)}")
     p.add_argument("--sizes", help="comma-separated numbers of configurations, replacing each case's list")
-    p.add_argument("--steps", type=int, default=STEPS, help=f"optimizer steps per configuration ({STEPS})")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimizer steps per configuration (default: each case's own, {STEPS}; digits_mlp 500)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timed samples per figure after a warm-up call (median; default 5, 3 with --quick)")
-    p.add_argument("--json", "--out", dest="json", type=Path,
-                   default=Path("benchmarks") / "results" / "throughput.json", help="where to write the JSON")
+    p.add_argument("--memory", action="store_true",
+                   help="report the engine's memory envelope (bytes per configuration and configurations per GB of "
+                        "tanh MLPs of ~1e4, 1e5, 1e6 parameters on digits, minibatch 64); alone, nothing is timed, "
+                        "with --cases both")
+    p.add_argument("--json", "--out", dest="json", type=Path, default=None,
+                   help="where to write the JSON (default benchmarks/results/throughput.json; memory.json for "
+                        "--memory alone)")
     return p
 
 
@@ -885,13 +940,27 @@ def markdown(rows: list[dict], cases: list[Case]) -> str:
 
 
 def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
-    """``lrsweep bench``: time every case and method, print the table, write the JSON."""
+    """``lrsweep bench``: time every case and method, print the table, write the JSON (``--memory``: the
+    memory envelope too, or alone when no ``--cases`` are named)."""
     repeats = max(3, args.repeats if args.repeats is not None else (3 if args.quick else 5))
     keys = tuple(k.strip() for k in args.cases.split(",")) if args.cases else None
     cases = make_cases(args.quick, steps=args.steps, sizes=_ints(args.sizes), keys=keys)
+    memory_only = bool(getattr(args, "memory", False)) and not keys
+    out = args.json or Path("benchmarks") / "results" / ("memory.json" if memory_only else "throughput.json")
+    argv = [a for a in sys.argv[1:]] if command.startswith("python") else sys.argv[2:]
 
     t_start = time.perf_counter()
     env = environment()
+    if memory_only:
+        mem = memory_envelope()
+        print(memory_table(mem))
+        result = {"benchmark": "lrsweep memory envelope (bytes per configuration)",
+                  "command": " ".join([command, *argv]), "environment": env, "memory_envelope": mem,
+                  "total_seconds": time.perf_counter() - t_start}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {out}")
+        return 0
     print(f"lrsweep throughput benchmark  {env['date']}  jax {env['jax']}  optax {env['optax']}  "
           f"numpy {env['numpy']}  devices {env['devices']}  CPUs {env['cpus_usable']}/{env['cpu_count']} "
           f"({env['cpu_model']})", flush=True)
@@ -905,10 +974,14 @@ def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
     print(table(rows))
     print()
     print(markdown(rows, cases))
+    mem = None
+    if getattr(args, "memory", False):
+        mem = memory_envelope()
+        print()
+        print(memory_table(mem))
     total = time.perf_counter() - t_start
     print(f"\ntotal {total:.0f} s")
 
-    argv = [a for a in sys.argv[1:]] if command.startswith("python") else sys.argv[2:]
     result = {
         "benchmark": "lrsweep throughput (configuration-steps per second)",
         "command": " ".join([command, *argv]),
@@ -916,13 +989,15 @@ def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
         "diverge_factor": DIVERGE_FACTOR, "default_chunk_size": DEFAULT_CHUNK,
         "environment": env, "machine_limits": limits, "total_seconds": total,
         "cases": [{"key": c.key, "title": c.title, "loss": c.loss, "init": c.init, "optimizer": c.optimizer,
-                   "learning_rate_axes": {a: list(r) for a, r in c.rates.items()},
-                   "sizes": [c.size(n) for n in c.sizes]} for c in cases],
+                   "learning_rate_axes": {a: list(r) for a, r in c.rates.items()}, "steps": c.steps,
+                   "diverge_factor": c.diverge_factor, "sizes": [c.size(n) for n in c.sizes]} for c in cases],
         "rows": rows,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    if mem is not None:
+        result["memory_envelope"] = mem
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

@@ -105,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command not in ("list", "bench"):  # the command draws into files: a non-interactive backend
+        import matplotlib                      # (chosen here, not on import of the library: a notebook keeps its own)
+
+        matplotlib.use("Agg")
     try:
         if args.command == "run":
             return _run(args)

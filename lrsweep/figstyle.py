@@ -14,10 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 STYLES_DIR = Path(__file__).with_name("styles")
 STYLE_NAMES = ("paper", "slides")

@@ -29,17 +29,15 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from lrsweep import figstyle, store  # noqa: E402
-from lrsweep import theory as _theory  # noqa: E402
-from lrsweep.figstyle import LABELS, OUTCOME_COLOURS, STYLE, label  # noqa: E402,F401  (public names)
-from lrsweep.store import SweepResult  # noqa: E402
+from lrsweep import figstyle, store
+from lrsweep import theory as _theory
+from lrsweep.figstyle import LABELS, OUTCOME_COLOURS, STYLE, label  # noqa: F401  (public names)
+from lrsweep.store import SweepResult
 
 KINDS = ("phase", "boundary", "loss", "trajectories", "schedules")
 MAX_PANELS = 12

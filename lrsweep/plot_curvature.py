@@ -23,15 +23,13 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from lrsweep import figstyle  # noqa: E402
-from lrsweep.plot import as_result  # noqa: E402
-from lrsweep.store import SweepResult  # noqa: E402
+from lrsweep import figstyle
+from lrsweep.plot import as_result
+from lrsweep.store import SweepResult
 
 
 def plot_critical_vs_sharpness(results: list[SweepResult], ax, *, labels: list[str] | None = None,

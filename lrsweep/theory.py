@@ -1043,7 +1043,7 @@ def _where_theory_applies(lam_max: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 
 def _why_not(spec, program, values: dict[str, np.ndarray], n: int) -> np.ndarray:
-    """Per slice, why the theory columns are empty ("" where they are not)."""
+    """Per slice, why the theory columns are empty ("ok" where they are not)."""
     lam, x0 = _eigenproblems(program, values)
     lam_max = _lam_max(lam, x0)
     beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,))
@@ -1054,7 +1054,7 @@ def _why_not(spec, program, values: dict[str, np.ndarray], n: int) -> np.ndarray
         return np.select([~(np.isfinite(lam_max) & (lam_max > 0)), ~((beta >= 0) & (beta < 1)), plateau],
                          ["no excited positive curvature at the initial point (at the minimum?)",
                           "momentum outside [0, 1): no closed form", "reduce_on_plateau is adaptive: no closed form"],
-                         "")
+                         "ok")
 
 
 
