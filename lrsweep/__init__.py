@@ -10,20 +10,43 @@
 >>> result.table, result.boundary                            # doctest: +SKIP
 """
 
-from lrsweep.api import linspace as linspace
-from lrsweep.api import logspace as logspace
-from lrsweep.api import sweep as sweep
-from lrsweep.config import Axis as Axis
-from lrsweep.config import SweepError as SweepError
-from lrsweep.config import SweepSpec as SweepSpec
-from lrsweep.config import from_dict as from_dict
-from lrsweep.config import load_sweep as load_sweep
-from lrsweep.engine import Program as Program
-from lrsweep.outcomes import Outcome as Outcome
-from lrsweep.problem import Problem as Problem
-from lrsweep.problem import ProblemError as ProblemError
-from lrsweep.store import SweepResult as SweepResult
-from lrsweep.store import load as load_results  # noqa: F401  (public name)
-from lrsweep.pipeline import run as run
+import importlib
 
 __version__ = "0.1.0"
+
+# The public names, imported on first use (PEP 562): `import lrsweep` and `lrsweep --help` start no JAX.
+_EXPORTS = {
+    "Problem": "lrsweep.problem",
+    "ProblemError": "lrsweep.problem",
+    "sweep": "lrsweep.api",
+    "logspace": "lrsweep.api",
+    "linspace": "lrsweep.api",
+    "Axis": "lrsweep.config",
+    "SweepError": "lrsweep.config",
+    "SweepSpec": "lrsweep.config",
+    "from_dict": "lrsweep.config",
+    "load_sweep": "lrsweep.config",
+    "run": "lrsweep.pipeline",
+    "Program": "lrsweep.engine",
+    "Outcome": "lrsweep.outcomes",
+    "SweepResult": "lrsweep.store",
+    "load_results": ("lrsweep.store", "load"),
+}
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    target = _EXPORTS.get(name)
+    if target is None:  # a submodule (lrsweep.engine, lrsweep.plot, ...)
+        try:
+            return importlib.import_module(f"lrsweep.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'lrsweep' has no attribute {name!r}") from None
+    module, attribute = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

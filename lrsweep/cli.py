@@ -97,14 +97,37 @@ def _parser() -> argparse.ArgumentParser:
                     help="largest box side fitted, as a fraction of the grid (default 1/8)")
     dm.add_argument("--verbose", action="store_true", help="print the box counts")
     dm.add_argument("--save", action="store_true", help="also write RESULTS/dimension.json")
-    from lrsweep.bench import add_arguments as _bench_arguments
-
-    _bench_arguments(sub.add_parser("bench", help="throughput of the engine beside hand-written baselines"))
+    sub.add_parser("bench", help="throughput of the engine beside hand-written baselines (lrsweep bench --help)",
+                   add_help=False)  # its options live with the harness, imported only when it runs
+    p.add_argument("--version", action="version", version=f"lrsweep {_version()}")
     return p
 
 
+def _version() -> str:
+    from lrsweep import __version__
+
+    return __version__
+
+
+def _bench_args(argv):
+    """``lrsweep bench …``: the harness's own parser (it imports JAX, so only when asked for)."""
+    import argparse as _argparse
+
+    from lrsweep import bench
+
+    return bench.add_arguments(_argparse.ArgumentParser(prog="lrsweep bench")).parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from lrsweep import devices
+
+        devices.host_devices()  # before JAX starts: one device per CPU core
+        args = _bench_args(argv[1:])
+        args.command = "bench"
+    else:
+        args = _parser().parse_args(argv)
     if args.command not in ("list", "bench"):  # the command draws into files: a non-interactive backend
         import matplotlib                      # (chosen here, not on import of the library: a notebook keeps its own)
 

@@ -80,3 +80,17 @@ def test_the_manifest_times_every_phase_of_the_command(tmp_path):
         assert k in phases and phases[k] >= 0, k
     parts = sum(v for k, v in phases.items() if k != "total")
     assert abs(parts - phases["total"]) < 1e-6 * max(1.0, phases["total"])
+
+
+def test_help_and_version_start_no_jax():
+    """`lrsweep --help`/`--version` and `import lrsweep` import no JAX (public names load on first use)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, lrsweep, lrsweep.cli\n"
+            "assert 'jax' not in sys.modules, 'jax imported'\n"
+            "print(lrsweep.__version__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0.1.0"
+    v = subprocess.run([sys.executable, "-m", "lrsweep", "--version"], capture_output=True, text=True)
+    assert v.returncode == 0 and v.stdout.strip() == "lrsweep 0.1.0"
