@@ -77,15 +77,17 @@ class Setup:
         base = jax.random.fold_in(jax.random.key(self.seed(v)), _problem.STEP_STREAM)
         return jax.random.fold_in(base, t)
 
-    def batch(self, v: dict, data: dict, t) -> Any:
-        """The training batch of update ``t`` (all the data for full batch, ``None`` without data)."""
+    def batches(self, v: dict, data: dict, steps: int | None = None):
+        """``t -> `` the training batch of update ``t`` for ``t ≤ steps`` (all the data for full batch,
+        ``None`` without data). The epochs' example orders are drawn once (:func:`lrsweep.problem.epoch_orders`)."""
         p = self.problem
         if p.data is None or p.batch_size is None:
-            return data["train"]
-        idx = _problem.batch_indices(jax.random.key(self.seed(v)), t, p.n_examples, p.batch_size)
-        return _problem.take(data["train"], idx)
+            return lambda t: data["train"]
+        epochs = (steps if steps is not None else self.spec.steps) // p.batches_per_epoch + 1
+        orders = _problem.epoch_orders(jax.random.key(self.seed(v)), epochs, p.n_examples)
+        return lambda t: _problem.take(data["train"], _problem.batch_from_orders(orders, t, p.batch_size))
 
-    def loss_at(self, v: dict, data: dict):
+    def loss_at(self, v: dict, data: dict, steps: int | None = None):
         """``f(params, t)``: the loss of update ``t``'s batch (and key), in the sweep's dtype;
         ``f(params, t, batch)``: on ``batch`` with ``key=None`` (evaluation: a loss with dropout should
         not drop when its key is ``None``, as in Equinox)."""
@@ -98,10 +100,11 @@ class Setup:
 
             return built
         with_key = "key" in _problem.accepted(self.problem.loss, ["key"])
+        batch_of = self.batches(v, data, steps)
 
         def f(params, t, batch=None):
             evaluating = batch is not None  # the whole data: no dropout (key=None)
-            batch = batch if evaluating else self.batch(v, data, t)
+            batch = batch if evaluating else batch_of(t)
             extra = {"key": None if evaluating else self.step_key(v, t)} if with_key else {}
             out = _problem.call(self.problem.loss, params, batch, **kw, **extra)
             if jnp.iscomplexobj(out):

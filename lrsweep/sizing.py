@@ -54,13 +54,13 @@ def measure(setup: Setup, data: dict) -> Costs:
 
     def step(v, data):
         params, opt, st = _training.start(setup, v)
-        upd = _training.update_fn(setup.loss_at(v, data), opt)
+        upd = _training.update_fn(setup.loss_at(v, data, 0), opt)  # one epoch's order: it is shared by a block
         return upd((params, st), jnp.asarray(0, jnp.int32))[0]
 
     def look(v, data):
         params, opt, st = _training.start(setup, v)
         ref = setup.reference()
-        f = setup.loss_at(v, data)(params, jnp.asarray(1, jnp.int32))
+        f = setup.loss_at(v, data, 0)(params, jnp.asarray(0, jnp.int32))
         w = _outcomes.observe(_outcomes.start(f, ref), f, jnp.asarray(1, jnp.int32), ref=ref,
                               known_minimum=setup.known_minimum, diverge_factor=crit.diverge_factor,
                               converge_tol=crit.converge_tol, steps=spec.steps)

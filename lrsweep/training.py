@@ -80,7 +80,7 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     K = 1 if record is not None else max(1, min(check_every, T))
     params, opt, state = start(setup, v)
     ref = setup.reference()
-    loss_at = setup.loss_at(v, data)
+    loss_at = setup.loss_at(v, data, T)
     update = update_fn(loss_at, opt)
     observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=setup.known_minimum,
                                 diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol, steps=T)
