@@ -62,7 +62,7 @@ class Program:
         self.dim = self.setup.dim
         self.compile_seconds = 0.0
         self.compiles = 0
-        self._exe = None
+        self._exes: dict[int, Any] = {}  # chunk length -> executable
         self._data = None
         with jax.enable_x64(self.x64):
             self.host_data = self.setup.data()
@@ -143,17 +143,29 @@ class Program:
 
         checks.check_program(self)
 
-    def compile(self) -> None:
-        """Build the executable for the chunk length (once)."""
-        if self._exe is not None:
-            return
-        t0 = time.perf_counter()
-        with jax.enable_x64(self.x64):
-            lowered = jax.jit(self._sweep_chunk).lower(self._abstract(self.chunk_size), self._abstract_data())
-            self.metric_names = tuple(lowered.out_info)
-            self._exe = lowered.compile()
-        self.compile_seconds += time.perf_counter() - t0
-        self.compiles += 1
+    def compile(self, chunk_size: int | None = None):
+        """The executable for ``chunk_size`` configurations (default: the sweep's chunk), built once."""
+        C = chunk_size or self.chunk_size
+        if C not in self._exes:
+            t0 = time.perf_counter()
+            with jax.enable_x64(self.x64):
+                lowered = jax.jit(self._sweep_chunk).lower(self._abstract(C), self._abstract_data())
+                self.metric_names = tuple(lowered.out_info)
+                self._exes[C] = lowered.compile()
+            self.compile_seconds += time.perf_counter() - t0
+            self.compiles += 1
+        return self._exes[C]
+
+    def fitting_chunk(self, n: int) -> int:
+        """The chunk length for ``n`` arbitrary configurations (a boundary-refinement round): the smallest
+        power-of-two multiple of one block per device that holds them, at most the sweep's chunk — a
+        round of 2,000 configurations no longer runs padded to a million-configuration chunk. Results
+        do not depend on it (every configuration runs in the same ``B``-wide block)."""
+        unit = self.batch * len(self.devices)
+        C = unit
+        while C < n and C < self.chunk_size:
+            C *= 2
+        return min(C, self.chunk_size)
 
     def evaluate_chunks(self, values: dict[str, np.ndarray] | None = None, ranges=None
                         ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
@@ -164,9 +176,9 @@ class Program:
         Chunk ``i + 1`` is dispatched before chunk ``i``'s results are copied to the host (JAX's
         asynchronous dispatch), so the devices do not wait for the host between chunks.
         """
-        self.compile()
         n = self.spec.size if values is None else len(next(iter(values.values())))
-        C = self.chunk_size
+        C = self.chunk_size if values is None else self.fitting_chunk(n)
+        exe = self.compile(C)
         data = self.device_data()
         pending = None
         with jax.enable_x64(self.x64):
@@ -176,7 +188,7 @@ class Program:
                     raw = (_grid.configurations(self.spec, lo, hi) if values is None
                            else {k: v[lo:hi] for k, v in values.items()})
                     chunk = _grid.pad({k: self.setup.cast(k, v) for k, v in raw.items()}, C)
-                    running = (lo, hi, self._exe(jax.device_put(chunk, self.sharding), data))
+                    running = (lo, hi, exe(jax.device_put(chunk, self.sharding), data))
                     if pending is not None:
                         yield _fetch(*pending)
                     pending = running
