@@ -94,3 +94,24 @@ def test_help_and_version_start_no_jax():
     assert out.stdout.strip() == "0.1.0"
     v = subprocess.run([sys.executable, "-m", "lrsweep", "--version"], capture_output=True, text=True)
     assert v.returncode == 0 and v.stdout.strip() == "lrsweep 0.1.0"
+
+
+def test_opening_results_never_runs_the_users_code(tmp_path):
+    """plot and report read a results directory whose sweep names a user loss file without importing it."""
+    from lrsweep.cli import main
+
+    marker = tmp_path / "imported"
+    (tmp_path / "evil.py").write_text(f"import pathlib, jax.numpy as jnp\npathlib.Path({str(marker)!r}).write_text('x')\n"
+                                      "def f(x):\n    return jnp.sum(x ** 2)\n")
+    f = tmp_path / "s.toml"
+    f.write_text(f'name = "e"\nsteps = 20\n[loss]\nname = "{tmp_path / "evil.py"}:f"\nminimum = 0.0\n'
+                 '[init]\npoints = [[1.0]]\n[axes.learning_rate]\nmin = 0.1\nmax = 2.0\nnum = 8\n')
+    out = tmp_path / "r"
+    assert main(["run", str(f), "--out", str(out), "--quiet", "--no-figures"]) == 0
+    marker.unlink()
+    import subprocess
+    import sys
+
+    for cmd in (["plot", str(out), "--format", "png"], ["report", str(out)]):  # fresh processes: nothing cached
+        assert subprocess.run([sys.executable, "-m", "lrsweep", *cmd], capture_output=True).returncode == 0
+    assert not marker.exists()
