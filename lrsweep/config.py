@@ -99,8 +99,15 @@ class InitSpec:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    name: Any = "sgd"  # an optax name, "module:function", or (Python API) a callable (learning_rate, **hp) -> optax
+    name: str = "sgd"  # an optax name, "module:function", or (Python API) a callable's module:qualname label
     params: dict = field(default_factory=dict)
+    # the callable a "module:function" name or the Python API gives, (learning_rate, **hp) -> optax; None: optax.<name>
+    factory: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def builder(self):
+        """What builds the optimizer: the callable, or the optax name."""
+        return self.factory if self.factory is not None else self.name
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ class SweepSpec:
             "loss": ({"name": self.loss.name, **_plain(self.loss.params)} if self.loss.problem is None
                      else self.loss.name),
             "init": {k: _plain(v) for k, v in dataclasses.asdict(self.init).items() if v is not None},
-            "optimizer": {"name": label(self.optimizer.name), **_plain(self.optimizer.params)},
+            "optimizer": {"name": self.optimizer.name, **_plain(self.optimizer.params)},
             "schedule": {"name": label(self.schedule.name), **_plain(self.schedule.params),
                          **{k: _plain(v) for k, v in self.schedule.variants.items()}},
             "axes": {a.name: a.to_dict() for a in self.axes},
@@ -478,9 +485,10 @@ def _optimizer_spec(v: _Validator, t: dict) -> OptimizerSpec:
     for k in params:
         if k not in accepted:
             v.fail(f"optimizer.{k}", f"a hyperparameter of {what} ({', '.join(accepted)})", k)
-    if isinstance(name, str) and ":" in name:
-        name = _optimizers.resolve_optimizer(name)  # the callable itself (imported once); sweep.toml keeps the name
-    return OptimizerSpec(name=name, params=params)
+    if callable(name):  # Python API
+        return OptimizerSpec(name=label(name), params=params, factory=name)
+    factory = _optimizers.resolve_optimizer(name) if ":" in name else None  # imported once; the file name is kept
+    return OptimizerSpec(name=name, params=params, factory=factory)
 
 
 def _schedule_spec(v: _Validator, t: dict) -> ScheduleSpec:
@@ -633,7 +641,7 @@ def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
 def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init: InitSpec, n_points):
     if not v.resolve:
         return  # a results directory's sweep.toml: validated when it was written; its user code is not imported
-    opt_params = _optimizers.describe_optimizer(opt.name)
+    opt_params = _optimizers.describe_optimizer(opt.builder)
     sched_names = [a.values for a in axes if a.name == "schedule"]
     active_schedules = list(sched_names[0]) if sched_names else [sched.name]
     if callable(sched.name) and any(a.name.startswith("schedule.") for a in axes):
@@ -706,9 +714,9 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
     if not lr_swept and "learning_rate" not in opt.params:
         v.fail("optimizer.learning_rate", "a learning rate (set it, or sweep it under [axes])", None)
     given = {a.name[len("optimizer."):] if a.name.startswith("optimizer.") else a.name for a in axes} | set(opt.params)
-    for p in _optimizers.required(opt.name):  # a callable optimizer's required arguments must be given
+    for p in _optimizers.required(opt.builder):  # a callable optimizer's required arguments must be given
         if p != "learning_rate" and p not in given:
-            v.fail(f"optimizer.{p}", f"a value for argument {p!r} of optimizer {label(opt.name)} "
+            v.fail(f"optimizer.{p}", f"a value for argument {p!r} of optimizer {opt.name} "
                    "(fix it under [optimizer] or sweep it under [axes])", None)
 
 

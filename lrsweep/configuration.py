@@ -230,10 +230,10 @@ class Setup:
         hp = self.hyperparameters(v)
         rates = self.group_learning_rates(v, params)
         if rates is None:
-            opt = _optimizers.build(spec.optimizer.name, self.learning_rate(v), hp)
+            opt = _optimizers.build(spec.optimizer.builder, self.learning_rate(v), hp)
         else:  # one optimizer per top-level group, each with its own (traced) learning rate
             opt = optax.multi_transform(
-                {g: _optimizers.build(spec.optimizer.name, self.learning_rate(v, lr), hp) for g, lr in rates.items()},
+                {g: _optimizers.build(spec.optimizer.builder, self.learning_rate(v, lr), hp) for g, lr in rates.items()},
                 lambda p: {g: g for g in p})
         names = self.schedule_names()
         if _schedules.PLATEAU in names:

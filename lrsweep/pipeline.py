@@ -97,7 +97,7 @@ def fingerprint(spec: SweepSpec) -> dict:
     from lrsweep import problem as _problem
 
     v = versions()
-    names = [spec.loss.name, _label(spec.optimizer.name)]
+    names = [spec.loss.name, spec.optimizer.name]
     hashes = {n: _problem.source_hash(n) for n in names if ":" in n and not n.startswith("lrsweep")}
     p = spec.loss.problem
     if isinstance(p, _problem.Problem):  # the file the loss function is defined in
@@ -107,12 +107,6 @@ def fingerprint(spec: SweepSpec) -> dict:
             pass
     return {"lrsweep": v.get("lrsweep"), "jax": v.get("jax"), "optax": v.get("optax"),
             "source": {k: h for k, h in hashes.items() if h is not None}}
-
-
-def _label(obj) -> str:
-    from lrsweep.config import label
-
-    return label(obj)
 
 
 class Phases:

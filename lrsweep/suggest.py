@@ -141,7 +141,7 @@ def range_test(program, *, lr_min: float, lr_max: float, steps: int, stop: float
         schedule = lambda count: jnp.asarray(lr_min, dt) * jnp.asarray(ratio, dt) ** (  # noqa: E731
             jnp.asarray(count, dt) / max(steps - 1, 1))
         hp = {k: x for k, x in spec.optimizer.params.items() if k != "learning_rate"}
-        opt = _optimizers.build(spec.optimizer.name, schedule, hp)
+        opt = _optimizers.build(spec.optimizer.builder, schedule, hp)
         value = program.loss_of(v)
 
         def step(carry, t):

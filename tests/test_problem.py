@@ -401,3 +401,21 @@ def test_cli_a_bad_problem_file_is_exit_2_with_one_line(tmp_path, capsys, body, 
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1 and str(f) in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_sweep_file_optimizer_by_file_keeps_its_name_in_the_results(tmp_path):
+    """[optimizer] name = "file.py:fn": sweep.toml records the file and function (not the module Python gave
+    the file), so the results directory's sweep file reruns in a fresh process."""
+    (tmp_path / "opt.py").write_text("import optax\n"
+                                     "def clipped(learning_rate, clip=1.0):\n"
+                                     "    return optax.chain(optax.clip_by_global_norm(clip), optax.sgd(learning_rate))\n")
+    name = f"{tmp_path / 'opt.py'}:clipped"
+    f = tmp_path / "s.toml"
+    f.write_text(f'name = "o"\nsteps = 10\n[loss]\nname = "quadratic"\ncurvatures = [1.0]\n[init]\npoints = [[1.0]]\n'
+                 f'[optimizer]\nname = "{name}"\nclip = 0.5\n[axes.learning_rate]\nvalues = [0.1, 0.5]\n')
+    lrsweep.run(lrsweep.load_sweep(f), out=tmp_path / "r", progress=False)
+    import tomllib
+
+    written = tomllib.loads((tmp_path / "r" / "sweep.toml").read_text())
+    assert written["optimizer"]["name"] == name
+    assert lrsweep.load_sweep(tmp_path / "r" / "sweep.toml").optimizer.factory is not None
