@@ -47,7 +47,7 @@ jax.config.update("jax_enable_x64", True)
 
 import lrsweep  # noqa: E402
 from lrsweep import losses  # noqa: E402
-from lrsweep.bench import machine_limits  # noqa: E402
+from harness import machine_limits  # noqa: E402  (benchmarks/harness.py, beside this file)
 
 
 def notebook(res: int, steps: int, activation: str, rows: np.ndarray | None = None

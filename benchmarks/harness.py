@@ -3,7 +3,8 @@
     lrsweep bench [--quick] [--cases quad1d,rosenbrock_adam] [--sizes 10000,100000] [--steps 1000]
                   [--repeats 5] [--memory] [--json benchmarks/results/throughput.json]
 
-(``python benchmarks/throughput.py …`` is the same command.)
+(``python benchmarks/throughput.py …`` is the same command.) This file is a project script, not part of
+the installed package: ``lrsweep bench`` imports it from the checkout's ``benchmarks/`` folder.
 
 The unit is the *configuration-step*: one optimizer update of one configuration. Every figure is
 ``configurations × steps / wall seconds``, the median over ``--repeats`` (default 5) timed samples made
@@ -227,7 +228,7 @@ def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | N
              # 10⁵: ~30 min of this CPU for all methods
              (10_000,) if quick else (10_000, 40_000), steps=steps or STEPS),
         Case("digits_mlp", "digits, tanh MLP 64-32-10, softmax CE, minibatch 64, SGD",
-             {"problem": "lrsweep.bench:digits_mlp_problem", "model": "MLP 64-32-10, tanh, LeCun normal, seed 0",
+             {"problem": "benchmarks/harness.py:digits_mlp_problem", "model": "MLP 64-32-10, tanh, LeCun normal, seed 0",
               "loss": "softmax cross-entropy", "data": "digits train split, standardised (1438 x 64 float32)",
               "batch_size": DIGITS_BATCH}, {"seed": 0},
              {"name": "sgd"}, {"learning_rate": (1e-3, 1e2)},

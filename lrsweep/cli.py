@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--devices", type=int, metavar="N",
                    help="local devices to shard the grid over (default: run.devices, 0 = all; on a CPU host, "
                         "N host devices are created, one per core by default)")
-    d = r.add_argument_group("multi-host (JAX's distributed runtime; see README 'Running on clusters')")
+    d = r.add_argument_group("multi-host (JAX's distributed runtime; see docs/scaling.md)")
     d.add_argument("--distributed", action="store_true",
                    help="join a multi-process run: jax.distributed.initialize; each process runs its share of "
                         "the chunks, process 0 assembles the results")
@@ -109,13 +109,33 @@ def _version() -> str:
     return __version__
 
 
+class _NotInCheckout(Exception):
+    """A project script (benchmarks/, scripts/) that this installation of lrsweep cannot see."""
+
+
+def _checkout_module(folder: str, name: str):
+    """Import ``<folder>/<name>.py`` of the source checkout: the project's scripts live beside the package,
+    not in it. Looked for beside the package (an editable install, or the source tree) and then in the
+    working directory; the folder goes on ``sys.path``, as when the script runs as ``python folder/name.py``."""
+    import importlib
+
+    package_root = Path(__file__).resolve().parents[1]
+    for root in dict.fromkeys((package_root, Path.cwd())):
+        if (root / folder / f"{name}.py").is_file():
+            if str(root / folder) not in sys.path:
+                sys.path.insert(0, str(root / folder))
+            return importlib.import_module(name)
+    raise _NotInCheckout(f"{folder}/{name}.py: this command runs a project script of the source checkout, found "
+                         f"neither beside the package ({package_root}) nor in the working directory; run it "
+                         "from a clone of the repository")
+
+
 def _bench_args(argv):
     """``lrsweep bench …``: the harness's own parser (it imports JAX, so only when asked for)."""
     import argparse as _argparse
 
-    from lrsweep import bench
-
-    return bench.add_arguments(_argparse.ArgumentParser(prog="lrsweep bench")).parse_args(argv)
+    harness = _checkout_module("benchmarks", "harness")
+    return harness.add_arguments(_argparse.ArgumentParser(prog="lrsweep bench")).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         from lrsweep import devices
 
         devices.host_devices()  # before JAX starts: one device per CPU core
-        args = _bench_args(argv[1:])
+        try:
+            args = _bench_args(argv[1:])
+        except _NotInCheckout as e:
+            return _fail(str(e))
         args.command = "bench"
     else:
         args = _parser().parse_args(argv)
@@ -152,17 +175,23 @@ def main(argv: list[str] | None = None) -> int:
 
             return suggest.cli(args)
         if args.command == "bench":
-            from lrsweep import bench
             from lrsweep.config import SweepError
 
             try:
-                return bench.cli(args)
+                return _checkout_module("benchmarks", "harness").cli(args)
             except SweepError as e:
                 return _fail(str(e))
         if args.command == "gallery":
-            from lrsweep import gallery
+            from lrsweep.config import SweepError
 
-            return gallery.cli(args)
+            try:
+                paths = _checkout_module("scripts", "gallery").build(args.results, args.out,
+                                                                     screenshot=not args.no_screenshot)
+            except (_NotInCheckout, FileNotFoundError, ValueError, SweepError) as e:
+                return _fail(str(e))
+            for path in paths:
+                print(f"gallery: {path}")
+            return 0
         if args.command in ("zoom", "dimension"):
             from lrsweep import fractal, zoom
             from lrsweep.config import SweepError

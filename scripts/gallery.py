@@ -1,6 +1,7 @@
 """The gallery: every figure kind drawn from the committed results, as small PNGs.
 
-``lrsweep gallery`` (from the repository root) redraws ``results/gallery/`` from the
+``python scripts/gallery.py [--results DIR] [--out DIR] [--no-screenshot]`` (or ``lrsweep gallery``, which
+imports this script from the checkout) redraws ``results/gallery/`` from the
 results directories in ``results/`` (each made by ``lrsweep run sweeps/<name>.toml``):
 one PNG per (results directory, figure kind) that applies, named ``<name>-<kind>.png``,
 plus ``report-<main>.png``, a screenshot of the main job's HTML report, when Chromium
@@ -58,15 +59,12 @@ def build(results: str | Path = "results", out: str | Path | None = None, *, scr
     return written
 
 
-def cli(args) -> int:
-    """``lrsweep gallery [--results DIR] [--out DIR] [--no-screenshot]``."""
-    from lrsweep.config import SweepError
+def main(argv: list[str] | None = None) -> int:
+    """``python scripts/gallery.py …``: ``lrsweep gallery …`` (its options, its error handling)."""
+    from lrsweep.cli import main as lrsweep_main
 
-    try:
-        paths = build(args.results, args.out, screenshot=not args.no_screenshot)
-    except (FileNotFoundError, ValueError, SweepError) as err:
-        print(f"lrsweep: error: {err}", file=sys.stderr)
-        return 2
-    for p in paths:
-        print(f"gallery: {p}")
-    return 0
+    return lrsweep_main(["gallery", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,7 @@ figure                            what it shows
 ``critical_by``                   critical lr against a loss parameter for several sweeps (SGD vs Adam)
 ================================  ==================================================================
 
-``python -m lrsweep.plot_curvature [RESULTS]`` redraws every one of these that applies to the
+``python scripts/seed_figures.py [RESULTS]`` redraws every one of these that applies to the
 committed results (``results/`` by default); only ``sharpness`` computes (a few seconds: it trains
 the recorded configurations again to measure λ_max along the way, saved as ``sharpness.csv``).
 """
@@ -282,5 +282,6 @@ def draw(results: str | Path = "results") -> list[Path]:
 
 
 if __name__ == "__main__":
+    matplotlib.use("Agg")  # a script that draws into files
     for p in draw(sys.argv[1] if len(sys.argv) > 1 else "results"):
         print(p)

@@ -262,7 +262,7 @@ def test_cli_plot_kinds_style_and_errors(tmp_path, capsys):
 
 
 def test_gallery_redraws_from_results_dirs(tmp_path):
-    from lrsweep import gallery
+    import gallery  # scripts/gallery.py (on sys.path: conftest.py)
 
     res = tmp_path / "results"
     shutil.copytree(RESULTS / "x2-gd", res / "x2-gd", ignore=shutil.ignore_patterns("*.png", "*.pdf"))

@@ -1,11 +1,13 @@
-"""The curvature and seed-case figures draw from small in-memory results (shape checks, no pixels)."""
+"""scripts/seed_figures.py: the curvature and seed-case figures draw from small in-memory results (shape checks,
+no pixels)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import seed_figures as pc  # scripts/seed_figures.py (on sys.path: conftest.py)
+
 import lrsweep
-from lrsweep import plot_curvature as pc
 
 
 def test_critical_vs_sharpness_and_metric_vs_lr():
