@@ -12,7 +12,6 @@ its local devices and the metrics are gathered with JAX's collectives
 from __future__ import annotations
 
 import os
-import sys
 
 
 def _cores() -> int:
@@ -33,15 +32,12 @@ def host_devices(n: int | None = None) -> None:
     if "--xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "") or \
             "JAX_NUM_CPU_DEVICES" in os.environ:
         return
-    count = n if n else _cores()
-    if "jax" in sys.modules:
-        from jax._src import xla_bridge
-
-        if xla_bridge.backends_are_initialized():
-            return
     import jax
 
-    jax.config.update("jax_num_cpu_devices", count)
+    try:
+        jax.config.update("jax_num_cpu_devices", n if n else _cores())
+    except RuntimeError:  # JAX refuses the change once its backends run: they keep the devices they have
+        return
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None,

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 
@@ -105,3 +106,19 @@ def test_two_processes_assemble_the_single_process_table(tmp_path):
     manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
     assert manifest["processes"] == 2 and manifest["status"] == "complete"
     assert single.manifest["configurations"] == len(dist)
+
+
+def test_host_devices_before_and_after_jax_starts():
+    """`devices.host_devices(n)` sets n CPU devices before JAX's backends start (public config only, no
+    `jax._src`); once they run it leaves them as they are instead of raising."""
+    out = _python("""
+        from lrsweep import devices
+        devices.host_devices(3)
+        import jax
+        print(len(jax.devices()))
+        devices.host_devices(2)  # too late: the backends run with 3
+        print(len(jax.devices()))
+    """)
+    assert out.split() == ["3", "3"]
+    source = (Path(__file__).parents[1] / "lrsweep" / "devices.py").read_text()
+    assert "jax._src" not in source
