@@ -22,7 +22,6 @@ Axis names route a swept value to its consumer:
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -773,8 +772,3 @@ def _trajectory_spec(v, t, axes) -> TrajectorySpec | None:
     if n > 256:
         v.fail("trajectories", "at most 256 recorded configurations", n)
     return TrajectorySpec(select=select, every=every, max_params=max_params, steps=steps)
-
-
-def sweep_signature(obj) -> list[str]:
-    """Parameter names of a callable (for `lrsweep list`)."""
-    return list(inspect.signature(obj).parameters)

@@ -19,7 +19,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -388,5 +387,3 @@ def _trajectories(spec: SweepSpec, program: Program) -> pd.DataFrame:
         cols[f"param_{j}"] = x[..., j].reshape(-1)
     return pd.DataFrame(cols)
 
-
-Runner = Callable[..., SweepResult]

@@ -19,7 +19,6 @@ the previous results untouched and no partial file.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import platform
@@ -177,10 +176,6 @@ def load(path: str | Path) -> SweepResult:
     traj = pd.read_parquet(path / TRAJECTORIES) if (path / TRAJECTORIES).exists() else None
     return SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions, trajectories=traj,
                        manifest=manifest, path=path)
-
-
-def asdict(spec: SweepSpec) -> dict:
-    return dataclasses.asdict(spec)
 
 
 # --------------------------------------------------------------------------- chunks on disk: resume, lock
@@ -358,11 +353,6 @@ class Ledger:
         for lo, hi in self.done():
             with np.load(self.dir / f"rows-{lo:012d}-{hi:012d}.npz") as z:
                 yield lo, hi, {k: z[k] for k in (columns or z.files)}
-
-    def gather(self, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Whole-grid arrays of a few metric columns (for the boundary search)."""
-        parts = list(self.read(columns))
-        return {c: np.concatenate([p[c] for _, _, p in parts]) for c in columns}
 
     def finish(self) -> None:
         """Drop the chunk files once the table holds them."""
