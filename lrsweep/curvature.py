@@ -20,7 +20,8 @@ tridiagonal matrix converges to :math:`\lambda_{\max}` from below, exactly when
 On a network the linearised limit is not the trainability boundary: above
 :math:`2/\lambda_{\max}` the loss can rise, the sharpness fall (the "catapult"), and
 training go on at the *edge of stability* (:math:`\lambda_{\max} \approx 2/\eta`).
-:func:`sharpness_along` tracks :math:`\lambda_{\max}` during training to show it.
+:func:`sharpness_along` tracks :math:`\lambda_{\max}` during training to show it. The
+``sharpness`` columns of a sweep's boundary table are :func:`lrsweep.reference.sharpness_columns`.
 
 >>> import jax.numpy as jnp
 >>> f = lambda x: 0.5 * (x @ jnp.array([[2.0, 1.0], [1.0, 2.0]]) @ x)   # eigenvalues 1, 3
@@ -41,7 +42,7 @@ from jax.flatten_util import ravel_pytree
 
 from lrsweep import theory as _theory
 
-__all__ = ["annotate", "hvp", "prediction", "sharpness_along", "sharpness_at_init", "top_eigenvalue"]
+__all__ = ["hvp", "prediction", "sharpness_along", "sharpness_at_init", "top_eigenvalue"]
 
 ITERATIONS = 24
 """Lanczos iterations by default (capped at the dimension, where the answer is exact)."""
@@ -188,37 +189,3 @@ def sharpness_along(program, values: dict[str, np.ndarray], *, steps: int | None
 
         f, lam = jax.jit(jax.vmap(one))(vals)
         return np.arange(m + 1) * every, np.asarray(f, np.float64), np.asarray(lam, np.float64)
-
-
-def _momentum(spec, values: dict[str, np.ndarray], n: int) -> np.ndarray:
-    for k in ("momentum", "optimizer.momentum"):
-        if k in values:
-            return np.asarray(values[k], np.float64)
-    b = spec.optimizer.params.get("momentum")
-    return np.full(n, 0.0 if b is None else float(b))
-
-
-def annotate(spec, program, boundary):
-    """Add ``sharpness`` (λ_max at the initial point) and ``sharpness_prediction`` (2(1+β)/λ_max for
-    optax's sgd; NaN for other optimizers, which have no curvature formula) to a boundary table
-    whose boundary axis is the learning rate. A loss whose Hessian cannot be traced is left as is."""
-    if boundary is None or not len(boundary) or spec.boundary.axis != "learning_rate":
-        return boundary
-    slice_axes = [a for a in spec.axes if a.name != spec.boundary.axis]
-    values = {a.name: (np.asarray([a.values.index(x) for x in boundary[a.name]], float) if a.categorical
-                       else boundary[a.name].to_numpy(float)) for a in slice_axes}
-    n = len(boundary)
-    if not values:
-        values = {spec.boundary.axis: np.full(n, spec.axis(spec.boundary.axis).values[0])}
-    try:
-        lam = sharpness_at_init(program, values)
-    except Exception:  # noqa: BLE001  (a user loss jax cannot differentiate twice: no column)
-        return boundary
-    boundary = boundary.copy()
-    boundary["sharpness"] = lam
-    if spec.optimizer.name == "sgd":
-        nesterov = bool(spec.optimizer.params.get("nesterov", False))
-        boundary["sharpness_prediction"] = prediction(lam, _momentum(spec, values, n), nesterov)
-    else:
-        boundary["sharpness_prediction"] = np.nan
-    return boundary

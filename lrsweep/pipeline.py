@@ -25,11 +25,10 @@ import numpy as np
 import pandas as pd
 
 from lrsweep import boundary as _boundary
-from lrsweep import curvature as _curvature
 from lrsweep import devices as _devices
 from lrsweep import grid as _grid
+from lrsweep import reference as _reference
 from lrsweep import store as _store
-from lrsweep import theory as _theory
 from lrsweep.config import SweepSpec
 from lrsweep.engine import Program
 from lrsweep.outcomes import OUTCOME_NAMES
@@ -184,10 +183,7 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
         refine_seconds = time.perf_counter() - t1
         phases.seconds["refine"] = refine_seconds
         refine_configs = counted["n"]
-        with phases("theory"):
-            boundary = _theory.annotate(spec, program, boundary)
-        with phases("sharpness"):
-            boundary = _curvature.annotate(spec, program, boundary)  # sharpness and 2(1+β)/λ_max beside it
+        boundary = _reference.annotate(spec, program, boundary, phases)  # theory, sharpness: stored for the figures
 
     with phases("trajectories"):
         trajectories = _trajectories(spec, program) if spec.trajectories is not None else None

@@ -20,7 +20,9 @@ kind               figure
 =================  ===========================================================================
 
 Colours are colour-blind safe (blue ↔ red diverging map; Okabe–Ito lines); the theory is
-drawn wherever :mod:`lrsweep.theory` knows it.
+drawn wherever the boundary table holds it (:mod:`lrsweep.reference` stores it when the sweep
+runs): figures come from stored columns and :mod:`lrsweep.theory`'s pure formulas, and drawing
+never builds or compiles a program.
 """
 
 from __future__ import annotations
@@ -80,9 +82,9 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
         (m,) = ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=_ms(2.6), mfc="white", mec="black",
                        mew=0.6, label=f"measured ({result.spec.steps} steps)", zorder=3)
         m.set_gid("measured")
-        dense = _dense(ys, ylog)
-        th = _closed_form(result, dense, y, where, exclude=(x, y))
-        if th is not None:
+        line = _closed_form(result, _dense(ys, ylog), y, where, exclude=(x, y))
+        if line is not None:
+            dense, th = line
             (t,) = ax.plot(th, dense, "k--", lw=_lw(0.9), label=f"theory: {_theory_label(result)}", zorder=4)
             t.set_gid("theory")
         ax.set_xlim(xe[0], xe[-1])
@@ -117,9 +119,9 @@ def plot_boundary_curve(result: SweepResult, ax, *, along: str, where: dict | No
         (a,) = ax.plot(s[along], s["critical_asymptotic"], "^", ms=_ms(2.8), color=figstyle.colours()[1],
                        label="measured (asymptotic)", zorder=3)
         a.set_gid("measured-asymptotic")
-    dense = _dense(xs, xlog)
-    th = _closed_form(result, dense, along, where, exclude=(spec.boundary.axis, along))
-    if th is not None:
+    line = _closed_form(result, _dense(xs, xlog), along, where, exclude=(spec.boundary.axis, along))
+    if line is not None:
+        dense, th = line
         (t,) = ax.plot(dense, th, "k-", lw=_lw(0.9), label=f"theory: {_theory_label(result)}", zorder=2)
         t.set_gid("theory")
     if "theory_finite" in b and b["theory_finite"].notna().any():
@@ -302,13 +304,49 @@ def _dense(v: np.ndarray, log: bool, n: int = 400) -> np.ndarray:
     return np.geomspace(v.min(), v.max(), n) if log else np.linspace(v.min(), v.max(), n)
 
 
-def _closed_form(result: SweepResult, dense: np.ndarray, along: str, where: dict | None, exclude) -> np.ndarray | None:
-    fixed = {**{a.name: a.values[0] for a in result.spec.axes if a.name not in exclude and not a.categorical},
-             **{k: v for k, v in (where or {}).items() if k not in exclude and not isinstance(v, str)}}
-    if any(a.categorical and len(a) > 1 for a in result.spec.axes):
+def _closed_form(result: SweepResult, dense: np.ndarray, along: str, where: dict | None, exclude
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    r"""The closed-form boundary along ``along``, from the stored boundary table and pure formulas only.
+
+    The slices in view (other axes at ``where``, else their first value) give, per value of
+    ``along``, :math:`\lambda_\max` (``theory_lambda_max``; for an older table, the ``theory``
+    column inverted) and :math:`\beta`; both are interpolated linearly onto ``dense`` (exact along
+    the momentum and along a curvature scale) and the closed form (:mod:`lrsweep.theory`) applied.
+    Returns ``(dense, theory)`` over the range of the slices where theory applies, or ``None``.
+    Nothing here builds or compiles a program.
+    """
+    spec, b = result.spec, result.boundary
+    if b is None or "theory" not in b or along not in b:
         return None
-    th = _theory.closed_form(result.spec, {along: dense, **{k: np.full(len(dense), v) for k, v in fixed.items()}})
-    return th if th is not None and np.isfinite(th).any() else None
+    fixed = {a.name: a.values[0] for a in spec.axes if a.name not in exclude}
+    fixed.update({k: v for k, v in (where or {}).items() if k not in exclude})
+    rows = _select(b, fixed)
+    rows = rows[np.isfinite(rows["theory"].to_numpy(float))]
+    if not len(rows) or rows[along].duplicated().any() or isinstance(rows[along].iloc[0], str):
+        return None
+    rows = rows.sort_values(along)
+    xs = rows[along].to_numpy(float)
+    nesterov = bool(spec.optimizer.params.get("nesterov", False))
+    beta_rows = _momentum_of(spec, rows)
+    ratio = 2 * (1 + beta_rows) / ((1 + 2 * beta_rows) if nesterov else 1.0)  # ηλ_max at the boundary
+    lam_rows = (rows["theory_lambda_max"].to_numpy(float) if "theory_lambda_max" in rows
+                else ratio / rows["theory"].to_numpy(float))
+    dense = dense[(dense >= xs[0]) & (dense <= xs[-1])] if len(xs) > 1 else dense
+    lam = np.interp(dense, xs, lam_rows)
+    beta = dense if along in ("momentum", "optimizer.momentum") else np.interp(dense, xs, beta_rows)
+    ok = (lam > 0) & (beta >= 0) & (beta < 1)
+    if not ok.any():
+        return None
+    f = _theory.nesterov_critical if nesterov else _theory.heavy_ball_critical
+    return dense[ok], np.asarray(f(lam[ok], beta[ok]), float)
+
+
+def _momentum_of(spec, rows: pd.DataFrame) -> np.ndarray:
+    """Each row's heavy-ball momentum: its column if swept, else the sweep's value (0 without)."""
+    for k in ("momentum", "optimizer.momentum"):
+        if k in rows:
+            return rows[k].to_numpy(float)
+    return np.full(len(rows), float(spec.optimizer.params.get("momentum") or 0.0))
 
 
 def _theory_label(result: SweepResult) -> str:

@@ -1,6 +1,8 @@
 r"""Closed forms and exact finite-horizon references for quadratic losses.
 
-Everything here is float64 NumPy on the host: it is what the engine is held to.
+Everything here is float64 NumPy on the host, pure formulas and references that know nothing of
+the engine: it is what the engine is held to. (Applying them to a sweep — the Hessian at each
+slice's initial point, the schedule's factors — is :mod:`lrsweep.reference`'s job.)
 
 On the diagonal quadratic :math:`f(x) = \tfrac12 \sum_i \lambda_i x_i^2` (coordinates
 in the Hessian's eigenbasis) every optimizer below is a linear recurrence per
@@ -15,10 +17,11 @@ with :math:`g = \lambda x`, :math:`m_0 = 0` and :math:`\eta_t = \eta \cdot
 \mathrm{factor}(t)` for a schedule's factors (pass them as a NumPy array, e.g.
 ``np.asarray(lrsweep.schedules.cosine_decay(np.arange(T), decay_steps=T))``).
 
-The engine calls a run *diverged* when, at an observed step :math:`t` (every
-:math:`K`-th update and the last, :math:`K` = ``every``, the engine's ``run.check_every``),
-the loss is non-finite or :math:`f_t - f^* > F\,(f_0 - f^*)` (:math:`F` =
-``diverge_factor``, :math:`f^* = 0` here). That need not be monotone in the learning
+The engine calls a run *diverged* when, at any step :math:`t \le T`, the loss is non-finite
+or :math:`f_t - f^* > F\,(f_0 - f^*)` (:math:`F` = ``diverge_factor``, :math:`f^* = 0` here):
+every update's loss is read. The searches keep an ``every`` argument (:math:`K`: only every
+:math:`K`-th update and the last are looked at), the rule engines used before; ``every = 1``
+is the engine's. That need not be monotone in the learning
 rate (under a schedule a stable learning rate can lie above a diverging one).
 :func:`finite_horizon_critical` finds the smallest learning rate that diverges under that
 rule, :func:`finite_horizon_transitions` every learning rate where divergence switches on
@@ -49,7 +52,9 @@ __all__ = [
     "finite_horizon_transitions",
     "gd_critical",
     "gd_finite_horizon_critical",
+    "finite_horizon_thresholds",
     "heavy_ball_critical",
+    "lambda_max_excited",
     "nesterov_critical",
     "quadratic_loss_history",
     "schedule_gain",
@@ -508,7 +513,7 @@ def _diverged_pass(p: _Problems, rows: np.ndarray, lr: np.ndarray, margin: bool 
 
 def _default_lo(p: _Problems) -> np.ndarray:
     """½ the closed form at the largest excited eigenvalue, over the largest |factor| of the schedule."""
-    lam_max = _lam_max(p.lam, p.x0)
+    lam_max = lambda_max_excited(p.lam, p.x0)
     closed = (nesterov_critical if p.nesterov else heavy_ball_critical)(lam_max, p.beta)
     top = np.max(np.abs(p.factors), axis=0)[p.which]
     return 0.5 * np.where(top > 0, closed / np.where(top > 0, top, 1.0), closed)
@@ -978,142 +983,60 @@ def _transition_grid(p: _Problems, lo: float, hi: float, resolution: float) -> n
     return np.union1d(grid, _factor_zeros(p, lo, hi)) if p.beta[0] == 0 else grid
 
 
-# --------------------------------------------------------------------------- applied to a sweep
-#
-# Which closed form (if any) governs a sweep's boundary, and the exact finite-horizon
-# reference for each slice. Theory applies when the loss is the quadratic, the optimizer
-# optax's sgd (plain, heavy-ball or Nesterov) and the boundary axis the learning rate.
+# --------------------------------------------------------------------------- many problems, never raising
 
 
-def _applies(spec) -> bool:
-    return (spec.loss.name == "quadratic" and spec.optimizer.name == "sgd"
-            and spec.boundary.axis == "learning_rate")
+def lambda_max_excited(eigenvalues, x0) -> np.ndarray:
+    r"""The largest eigenvalue among the directions the initial point excites (:math:`x_{0,i} \ne 0`), per row.
 
+    Directions the initial point does not excite stay at zero under every optimizer here, so they
+    cannot make a run diverge: the closed forms use this :math:`\lambda_\max`. NaN for a row that
+    excites nothing (the initial point is the minimum).
 
-def _hyper(spec, values: dict, name: str, default):
-    if name in values:
-        return np.asarray(values[name], np.float64)
-    if f"optimizer.{name}" in values:
-        return np.asarray(values[f"optimizer.{name}"], np.float64)
-    v = spec.optimizer.params.get(name, default)
-    return np.asarray(default if v is None else v, np.float64)
-
-
-def _eigenproblems(program, values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Hessian eigenvalues (n, d) of each configuration's quadratic and its initial point in that eigenbasis."""
-    h, x0 = program.hessians_at_init(values)
-    lam, q = np.linalg.eigh(0.5 * (h + np.swapaxes(h, -1, -2)))
-    return lam, np.einsum("nij,ni->nj", q, x0)
-
-
-def _lam_max(lam: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    """Largest curvature among the eigen-directions the initial point excites (NaN if none)."""
+    >>> lambda_max_excited([[1.0, 4.0], [1.0, 4.0]], [[1.0, 1.0], [1.0, 0.0]]).tolist()
+    [4.0, 1.0]
+    """
+    lam, x0 = np.asarray(eigenvalues, np.float64), np.asarray(x0, np.float64)
     excited = np.abs(x0) > 0
     return np.where(excited.any(axis=-1), np.where(excited, lam, -np.inf).max(axis=-1), np.nan)
 
 
-def closed_form(spec, values: dict[str, np.ndarray], program=None) -> np.ndarray | None:
-    """Asymptotic critical learning rate for each configuration in ``values`` (``None`` if no theory applies).
 
-    ``values`` maps axis names to equal-length arrays (the other axes take their first
-    value). Uses ``λ_max`` among the eigen-directions the initial point excites, the
-    momentum ``β`` (0 without), and optax's heavy-ball or Nesterov form.
+def finite_horizon_thresholds(eigenvalues, x0, steps: int, diverge_factor: float, *, momentum, nesterov: bool = False,
+                              factors=None, which=None, rtol: float = 1e-12, every: int = 1,
+                              resolution: float = _RESOLUTION) -> np.ndarray:
+    r""":func:`finite_horizon_critical` of many problems at once, NaN (never an error) where none is found.
+
+    For the slices of a sweep: ``factors`` is a table (U, ≥ T) of distinct schedules and
+    ``which`` (S,) each problem's row, so S slices sharing a schedule hold it once. A problem
+    whose bracket search finds no diverging learning rate, or that has no excited positive
+    curvature, gets NaN.
+
+    Args:
+      eigenvalues, x0: (S, d).
+      momentum: (S,) or a scalar, in [0, 1).
+      factors: (U, ≥ T) schedule factors (default: constant 1).
+      which: (S,) row of ``factors`` per problem (default: row 0).
+      steps, diverge_factor, nesterov, rtol, every, resolution: as for :func:`finite_horizon_critical`.
+
+    >>> finite_horizon_thresholds([[1.0], [2.0]], [[1.0], [1.0]], 300, 1e6, momentum=0.0).round(6)
+    array([2.023293, 1.011646])
     """
-    sched_swept = any(a.name == "schedule" or a.name.startswith("schedule.") for a in spec.axes)
-    if not _applies(spec) or spec.schedule.name != "constant" or sched_swept:
-        return None
-    from lrsweep.engine import Program
-
-    program = program or Program(spec)
-    lam, x0 = _eigenproblems(program, values)
-    lam_max = _lam_max(lam, x0)
-    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), lam_max.shape)
-    ok = _where_theory_applies(lam_max, beta)  # elsewhere NaN (see theory_status), never an error
-    out = np.full(lam_max.shape, np.nan)
-    if ok.any():
-        f = nesterov_critical if spec.optimizer.params.get("nesterov", False) else heavy_ball_critical
-        out[ok] = f(lam_max[ok], beta[ok])
-    return out
-
-
-def _where_theory_applies(lam_max: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """The slices a closed form covers: an excited positive curvature and momentum in [0, 1)."""
+    _check_search(rtol, resolution)
+    lam, x = np.asarray(eigenvalues, np.float64), np.asarray(x0, np.float64)
+    if lam.ndim != 2 or lam.shape != x.shape:
+        raise ValueError(f"eigenvalues (shape {lam.shape}) and x0 (shape {x.shape}): expected (problems, directions)")
+    steps = _steps(steps, 1)
+    S = lam.shape[0]
+    table = np.ones((1, steps)) if factors is None else np.stack([_factors(f, steps) for f in np.atleast_2d(factors)])
+    which = np.zeros(S, np.intp) if which is None else np.asarray(which, np.intp)
+    beta = _momentum(np.broadcast_to(np.asarray(momentum, np.float64), (S,)))
+    f0 = 0.5 * np.sum(lam * x * x, axis=-1)
+    lm = lambda_max_excited(lam, x)
     with np.errstate(invalid="ignore"):
-        return np.isfinite(lam_max) & (lam_max > 0) & np.isfinite(beta) & (beta >= 0) & (beta < 1)
-
-
-def _why_not(spec, program, values: dict[str, np.ndarray], n: int) -> np.ndarray:
-    """Per slice, why the theory columns are empty ("ok" where they are not)."""
-    lam, x0 = _eigenproblems(program, values)
-    lam_max = _lam_max(lam, x0)
-    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,))
-    names = program.schedule_names()
-    plateau = np.asarray([names[int(values["schedule"][i])] == "reduce_on_plateau" if "schedule" in values
-                          else names[0] == "reduce_on_plateau" for i in range(n)])
-    with np.errstate(invalid="ignore"):
-        return np.select([~(np.isfinite(lam_max) & (lam_max > 0)), ~((beta >= 0) & (beta < 1)), plateau],
-                         ["no excited positive curvature at the initial point (at the minimum?)",
-                          "momentum outside [0, 1): no closed form", "reduce_on_plateau is adaptive: no closed form"],
-                         "ok")
-
-
-
-def annotate(spec, program, boundary):
-    """Add ``theory`` (asymptotic closed form) and ``theory_finite`` (exact for this horizon and
-    ``diverge_factor``) columns to a boundary table, where theory applies.
-
-    ``theory_finite`` is :func:`finite_horizon_critical` of every slice, all slices in one
-    vectorised search (:func:`_finite_horizon`).
-    """
-    if not _applies(spec) or boundary is None or not len(boundary):
-        return boundary
-    slice_axes = [a for a in spec.axes if a.name != spec.boundary.axis]
-    values = {a.name: (np.asarray([a.values.index(x) for x in boundary[a.name]], float) if a.categorical
-                       else boundary[a.name].to_numpy(float)) for a in slice_axes}
-    if not values:
-        values = {spec.boundary.axis: np.asarray([spec.axis(spec.boundary.axis).values[0]])}
-    boundary = boundary.copy()
-    th = closed_form(spec, values, program)
-    boundary["theory"] = th if th is not None else np.nan
-    boundary["theory_finite"] = _finite_horizon(spec, program, values, len(boundary))
-    boundary["theory_status"] = _why_not(spec, program, values, len(boundary))
-    return boundary
-
-
-def _slice_factors(spec, program, values: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Schedule factors of the slices: a table (U, T), one row per distinct schedule, and each slice's row.
-
-    The row is -1 for a slice under ``reduce_on_plateau`` (adaptive: no factors known in advance).
-    """
-    names = program.schedule_names()
-    rows: dict = {}
-    table, which = [], np.full(n, -1, np.intp)
-    for i in range(n):
-        v = {k: float(x[i]) for k, x in values.items()}
-        if names[int(v.get("schedule", 0))] == "reduce_on_plateau":
-            continue
-        key = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
-        if key not in rows:
-            rows[key] = len(table)
-            table.append(_factors(program.schedule_factors(v), spec.steps))
-        which[i] = rows[key]
-    return (np.stack(table) if table else np.ones((1, spec.steps))), which
-
-
-def _finite_horizon(spec, program, values: dict[str, np.ndarray], n: int) -> np.ndarray:
-    """:func:`finite_horizon_critical` (defaults, ``rtol = 1e-12``) of every slice, all in one search.
-
-    NaN for a slice under ``reduce_on_plateau``, or whose initial point has no loss to diverge from.
-    """
-    lam, x0 = _eigenproblems(program, values)
-    table, which = _slice_factors(spec, program, values, n)
-    beta = np.broadcast_to(_hyper(spec, values, "momentum", 0.0), (n,))
-    ok = np.flatnonzero((which >= 0) & (0.5 * np.sum(lam * x0 * x0, axis=-1) > 0)
-                        & _where_theory_applies(_lam_max(lam, x0), beta))
-    out = np.full(n, np.nan)
+        ok = np.flatnonzero(np.isfinite(lm) & (lm > 0) & (f0 > 0) & np.all(np.isfinite(lam) & np.isfinite(x), axis=-1))
+    out = np.full(S, np.nan)
     if ok.size:
-        p = _problems(lam[ok], x0[ok], beta[ok], table, which[ok], float(spec.criteria.diverge_factor),
-                      bool(spec.optimizer.params.get("nesterov", False)), program.check_every)
-        out[ok] = _critical(p, _default_lo(p), np.full(ok.size, np.nan), np.zeros(ok.size, bool), 1e-12,
-                            _RESOLUTION)[0]
+        p = _problems(lam[ok], x[ok], beta[ok], table, which[ok], float(diverge_factor), bool(nesterov), int(every))
+        out[ok] = _critical(p, _default_lo(p), np.full(ok.size, np.nan), np.zeros(ok.size, bool), rtol, resolution)[0]
     return out

@@ -69,3 +69,23 @@ def test_asymptotic_bracket_ignores_spurious_growth_far_below():
     b, _ = boundary.locate(spec, evaluate(grid.configurations(spec)), evaluate, batch=64, asymptotic=True,
                            resolution=1e-16)
     assert abs(b.iloc[0]["critical_asymptotic"] - 1.5) < 1e-3 and abs(b.iloc[0]["critical"] - 2.0) < 1e-3
+
+
+def test_transitions_seen_during_refinement_are_counted():
+    """Diverged above 1 except on the window (1.05, 1.06), inside the grid bracket [0.943, 1.061]: the grid
+    sees 1 transition, refinement's points see all 3 (n_transitions_refined); the kept one is the first."""
+    spec = spec_for({"learning_rate": {"min": 0.1, "max": 10.0, "num": 40, "scale": "log"}})
+    rule = lambda v: (v["learning_rate"] > 1) & ~((v["learning_rate"] > 1.05) & (v["learning_rate"] < 1.06))  # noqa: E731
+    evaluate, _ = fake_evaluate(rule)
+    b, tr = boundary.locate(spec, evaluate(grid.configurations(spec)), evaluate, batch=64, asymptotic=False,
+                            resolution=1e-16)
+    row = b.iloc[0]
+    assert row["grid_lower"] < 1 and row["grid_upper"] > 1.06
+    assert row["n_transitions"] == 1 and len(tr) == 1
+    assert row["n_transitions_refined"] == 3
+    assert abs(row["critical"] - 1) < 1e-6
+    # a monotone rule: nothing more to see
+    evaluate, _ = fake_evaluate(lambda v: v["learning_rate"] > 1)
+    b, _ = boundary.locate(spec, evaluate(grid.configurations(spec)), evaluate, batch=64, asymptotic=False,
+                           resolution=1e-16)
+    assert b.iloc[0]["n_transitions_refined"] == b.iloc[0]["n_transitions"] == 1

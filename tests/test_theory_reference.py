@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import lrsweep
-from lrsweep import schedules
+from lrsweep import reference, schedules
 from lrsweep import theory as th
 from lrsweep.engine import Program
 
@@ -96,14 +96,14 @@ def test_momentum_window_narrower_than_the_scan_is_found(resolution):
 
 
 def test_case_a_annotate_uses_the_engines_factors():
-    """annotate on the same problem as a sweep (factors from Program.schedule_factors): theory_finite = 0.1367107."""
+    """reference.theory_columns on the same problem as a sweep (the engine's factors): theory_finite = 0.1367107."""
     spec = lrsweep.from_dict({
         "name": "a", "steps": STEPS_A, "loss": {"name": "quadratic", "curvatures": LAM_A},
         "init": {"points": [X0_A]}, "schedule": {"name": "warmup_cosine", "warmup_steps": 20, "decay_steps": 150},
         "axes": {"learning_rate": {"min": 1e-2, "max": 1.0, "num": 16, "scale": "log"}},
         "criteria": {"diverge_factor": F_A}, "run": {"check_every": 1}})
     program = Program(spec)
-    out = th.annotate(spec, program, pd.DataFrame({"status": ["ok"]}))
+    out = reference.theory_columns(spec, program, pd.DataFrame({"status": ["ok"]}))
     assert np.isnan(out["theory"].iloc[0])  # a schedule: no closed form
     assert out["theory_finite"].iloc[0] == pytest.approx(0.1367107, rel=1e-6)
 
@@ -253,7 +253,8 @@ def test_transitions_in_a_given_range():
 
 
 def test_annotate_searches_all_slices_together(monkeypatch):
-    """A 40-slice heavy-ball sweep: as many passes of the recurrence as one slice needs, and the same values."""
+    """A 40-slice Nesterov sweep: as many passes of the recurrence as one slice needs, and the same values
+    (every update's loss read, as the engine does, whatever run.check_every says)."""
     spec = lrsweep.from_dict({
         "name": "hb", "steps": 200, "loss": {"name": "quadratic", "curvatures": [1.0, 3.0]},
         "init": {"points": [[1.0, 0.5]]}, "optimizer": {"name": "sgd", "nesterov": True},
@@ -264,13 +265,13 @@ def test_annotate_searches_all_slices_together(monkeypatch):
     passes = []
     real = th._diverged_pass
     monkeypatch.setattr(th, "_diverged_pass", lambda *a: passes.append(1) or real(*a))
-    out = th.annotate(spec, program, boundary)
+    out = reference.theory_columns(spec, program, boundary)
     assert len(passes) < 20  # one slice alone takes 7, these 40 take 9; one at a time they took 280
     for i in (0, 17, 39):
-        one = scalar_critical([1.0, 3.0], [1.0, 0.5], 200, 1e6, momentum=boundary["momentum"][i], nesterov=True,
-                              every=program.check_every)
+        one = scalar_critical([1.0, 3.0], [1.0, 0.5], 200, 1e6, momentum=boundary["momentum"][i], nesterov=True)
         assert out["theory_finite"][i] == pytest.approx(one, rel=2e-12)
     np.testing.assert_allclose(out["theory"], th.nesterov_critical(3.0, boundary["momentum"].to_numpy()))
+    np.testing.assert_allclose(out["theory_lambda_max"], 3.0, rtol=1e-6)  # float32 Hessian, float64 eigh
 
 
 def test_theory_columns_are_empty_not_an_error_where_no_closed_form_applies(tmp_path):
