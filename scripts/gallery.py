@@ -16,7 +16,7 @@ from pathlib import Path
 from lrsweep import plot, report
 from lrsweep.store import load
 
-# (results directory, kinds, width): the figures the README shows, in its order
+# (results directory, kinds, width): the figures docs/usage.md shows, in its order
 ENTRIES = (
     ("quadratic-momentum", ("phase", "boundary", "loss"), None),
     ("quadratic-nesterov", ("phase", "boundary"), None),
