@@ -68,8 +68,8 @@ class Program:
             self.host_data = self.setup.data()
             self.costs = _sizing.measure(self.setup, self.host_data)
         self.state_bytes = self.costs.state_bytes
-        self.fast_check_every = _sizing.check_every(spec, self.costs, exact_if_cheap=False)
         self.check_every = spec.run.check_every or _sizing.check_every(spec, self.costs)
+        self.fast_check_every = self.check_every  # (the name benchmarks used when K = 1 was picked for cheap sweeps)
         self.batch = _grid.batch_size_for(spec, self.state_bytes)
         requested = chunk_size or spec.run.chunk_size or _sizing.auto_chunk(spec, self.costs, self.check_every,
                                                                                len(self.devices), self.batch)

@@ -71,21 +71,19 @@ def pad(values: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
 
 
 BATCH_BYTES = 1 << 20  # the automatic vmap width keeps ~1 MiB of working set per block
-MIN_BLOCKS = 8  # the automatic vmap width splits even a small grid into this many blocks
 
 
 def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
     """The vmap width ``B``: ``run.batch``, or when that is 0 the power of two (4 … 2¹⁸) whose block
     of parameters, optimizer state, summaries and update temporaries (``state_bytes`` per
-    configuration) fills about
-    :data:`BATCH_BYTES` — a cache-sized working set — and no wider than ⌈N / :data:`MIN_BLOCKS`⌉, so
-    that a small grid is still spread over every device; never wider than the grid.
+    configuration) fills about :data:`BATCH_BYTES` — a cache-sized working set.
 
     Every configuration is computed by the same ``B``-wide program (chunks are ``lax.map``-ped over
-    blocks of ``B``), so a configuration's result does not depend on the chunk length, the number of
-    devices or of processes: XLA's code for a vectorised loop may round differently (e.g. where it
-    fuses a multiply-add) for different array lengths, and a fixed width rules that out. ``B``
-    depends only on the sweep definition.
+    blocks of ``B``; a grid smaller than ``B`` is padded to it), so a configuration's result does not
+    depend on the grid around it, the chunk length, the number of devices or of processes: XLA's
+    code for a vectorised loop may round differently for different widths (a batched matmul is
+    blocked by its batch size), and a width fixed by the problem alone rules that out. ``B`` depends
+    only on the problem and ``run.batch``, never on the grid's size.
 
     >>> from lrsweep.config import from_dict
     >>> spec = from_dict({"name": "t", "steps": 1, "loss": {"name": "quadratic", "curvatures": [1.0]},
@@ -94,18 +92,14 @@ def batch_size_for(spec: SweepSpec, state_bytes: int = 0) -> int:
     16384
     >>> batch_size_for(spec, state_bytes=124_000)   # the 272-point tanh network's update temporaries
     8
-    >>> batch_size_for(from_dict({**spec.to_dict(), "axes": {"learning_rate": {"min": 0.1, "max": 1.0,
-    ...                                                                       "num": 10**4}}}), 56)
-    1250
+    >>> batch_size_for(from_dict({**spec.to_dict(), "axes": {"learning_rate": {"values": [0.5]}}}), 56)
+    16384
     """
     b = spec.run.batch
     if b == 0:
         per = max(1, state_bytes)
         b = 1 << int(np.clip(np.round(np.log2(BATCH_BYTES / per)), 2, 18))
-        # A small grid still makes MIN_BLOCKS blocks, so that every device of a host gets work (one
-        # grid-wide block left the second CPU core idle): at most ⌈N / 8⌉ wide, at least 4.
-        b = min(b, max(4, math.ceil(spec.size / MIN_BLOCKS)))
-    return max(1, min(b, spec.size))
+    return max(1, b)
 
 
 def chunk_size_for(spec: SweepSpec, requested: int | None = None, devices: int = 1, batch: int | None = None) -> int:

@@ -1,7 +1,10 @@
 """What happened to one run: the outcome enumeration, its rules, and the signed score.
 
-A run is watched step by step through a small carry of summaries (never the whole
-loss history). With ``f_t`` the loss after ``t`` updates (``t = 0 … T``), ``f*`` the
+A run is watched after **every** update through a small carry of summaries (never the whole
+loss history): the loss ``f_t`` comes with the gradient (``jax.value_and_grad``), so reading it costs
+a few compares and selects per update, not an extra evaluation. Every summary below is therefore a
+property of the configuration alone: the observation interval ``K`` of :mod:`lrsweep.training`
+only sets how often runs are frozen, never what is reported. With ``f_t`` the loss after ``t`` updates (``t = 0 … T``), ``f*`` the
 loss's known minimum (``0`` for the divergence reference when unknown) and
 ``F = diverge_factor``:
 
@@ -17,15 +20,14 @@ loss's known minimum (``0`` for the divergence reference when unknown) and
 Signed score (Sohl-Dickstein-style: negative = trained, positive = diverged, the
 magnitude is the speed):
 
-* diverged: ``s = 1 − t* / (T + 1)  ∈ (0, 1)``, with ``t*`` the step where the gap crossed
-  ``F·gap_0``. The loss is observed every ``K`` updates (``t = 0, K, 2K, …, T``), so the run is
-  found diverged at the first observation ``t_d`` past the crossing; between the previous
-  observation ``t_p`` (gap ``g_p``) and ``t_d`` (gap ``g_d``) the gap is taken to grow
-  geometrically, ``t* = t_p + (t_d − t_p) · ln(F·gap_0 / g_p) / ln(g_d / g_p)``: exact for a
-  quadratic's dominant mode, and a score that varies smoothly across the diverged phase instead of
-  in steps of ``K``. When ``g_d`` is not finite (the loss overflowed) ``t* = t_p``, the formula's
-  limit ``g_d → ∞``: such a run diverged faster than any that is still finite at ``t_d`` and scores
-  above it; with ``K = 1``, ``t* = t_d``;
+* diverged: ``s = 1 − t* / (T + 1)  ∈ (0, 1]``, with ``t*`` the (fractional) step where the gap
+  crossed ``F·gap_0``. The run is found diverged at the first step ``t_d`` whose loss breaks the
+  rule; between ``t_d − 1`` (gap ``g_p``, below the threshold) and ``t_d`` (gap ``g_d``) the gap is
+  taken to grow geometrically, ``t* = t_d − 1 + ln(F·gap_0 / g_p) / ln(g_d / g_p)``: exact for a
+  quadratic's dominant mode, and a score that orders runs continuously across the diverged phase
+  instead of in integer steps (runs diverging at the same step no longer tie). When ``g_d`` is not
+  finite (the loss overflowed) ``t* = t_d − 1``, the formula's limit ``g_d → ∞``; a run whose
+  initial loss is already non-finite has ``t* = 0``;
 * otherwise ``s = −(1 − p)  ∈ [−1, 0]`` with ``p = clip((mean_t min(f_t, f_0) − f_ref) / (f_0 − f_ref), 0, 1)``
   the mean remaining fraction of the initial gap (``f_ref`` = known minimum, else the
   best loss seen). Fast convergence gives ``s ≈ −1``, no progress ``s ≈ 0``.
@@ -128,9 +130,9 @@ def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, d
     )
 
 
-def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: int, every: int = 1,
+def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: int,
            diverge_factor: float = 1e6) -> dict[str, jax.Array]:
-    """Metrics of one run from its final watch (``every``: the observation interval ``K``)."""
+    """Metrics of one run from its final watch (every update's loss folded in by :func:`observe`)."""
     dt = w.f0.dtype
     tiny = jnp.finfo(dt).tiny
     T = steps
@@ -147,14 +149,12 @@ def finish(w: Watch, *, ref, known_minimum: bool, converge_tol: float, steps: in
     mean_f = w.sum_f / jnp.maximum(w.n_alive, 1)
     p = jnp.where(span > 0, jnp.clip((mean_f - f_ref) / jnp.where(span > 0, span, 1), 0, 1), 0)
     t_div = w.div_step.astype(dt)
-    t_prev = (every * ((w.div_step - 1) // every)).astype(dt)  # the observation before t_d
-    g_prev = jnp.maximum(jnp.abs(w.f_last - ref), tiny)  # f_last: the loss there (the run was alive)
+    g_prev = jnp.maximum(jnp.abs(w.f_last - ref), tiny)  # f_last: the loss at t_d − 1 (the run was alive)
     g_d = jnp.abs(w.f_div - ref)
     frac = jnp.log(diverge_factor * w.gap0 / g_prev) / jnp.log(jnp.where(g_d > g_prev, g_d / g_prev, 2.0))
     overflowed = ~jnp.isfinite(g_d)  # inf or NaN: the limit g_d → ∞ of the interpolation
-    frac = jnp.where(overflowed, 0.0, frac)
-    cross = jnp.where((overflowed | (g_d > g_prev)) & (every > 1), t_prev + (t_div - t_prev) * jnp.clip(frac, 0, 1),
-                      t_div)
+    frac = jnp.where(overflowed, 0.0, jnp.where(g_d > g_prev, jnp.clip(frac, 0, 1), 1.0))
+    cross = jnp.where(w.div_step >= 1, t_div - 1 + frac, 0.0)
     score = jnp.where(w.diverged, 1 - cross / (T + 1), -(1 - p))
     # growth rate of the gap to the minimum
     g_alive = (jnp.log(w.env2) - jnp.log(w.env1)) / max(T - T // 2, 1) * 2

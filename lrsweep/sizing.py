@@ -1,12 +1,13 @@
-"""How a sweep is cut up: memory and cost of one configuration, observation interval, chunk length.
+"""How a sweep is cut up: memory and cost of one configuration, freeze interval, chunk length.
 
 Everything here reads XLA's own analyses of one configuration's update (``cost_analysis`` for flops
-and bytes, ``memory_analysis`` for temporaries); nothing here changes what a configuration computes
-except the observation interval ``K`` (see :func:`check_every`).
+and bytes, ``memory_analysis`` for temporaries); nothing here changes what a configuration computes,
+only how fast (the freeze interval ``K`` of :func:`check_every`, the chunk length).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -20,12 +21,11 @@ from lrsweep.configuration import Setup
 
 CHUNK_COST = 2e10  # cost units of one device's chunk when run.chunk_size = 0
 MAX_CHUNKS = 1024  # ... and at most this many chunks in a sweep
-EXACT_BUDGET = 5e9  # cost units (flops + bytes/4) below which a sweep is observed after every update
 
 
 @dataclass(frozen=True)
 class Costs:
-    """XLA's cost (flops + bytes accessed / 4) of one update and one observation, and the bytes one
+    """XLA's cost (flops + bytes accessed / 4) of one watched update and one freeze, and the bytes one
     configuration needs (parameters, optimizer state, summaries, the update's temporaries)."""
 
     update: float
@@ -52,20 +52,23 @@ def measure(setup: Setup, data: dict) -> Costs:
     def base(v, data):
         return state(v, data)
 
-    def step(v, data):
-        params, opt, st = _training.start(setup, v)
-        upd = _training.update_fn(setup.loss_at(v, data, 0), opt)  # one epoch's order: it is shared by a block
-        return upd((params, st), jnp.asarray(0, jnp.int32))[0]
-
-    def look(v, data):
-        params, opt, st = _training.start(setup, v)
-        ref = setup.reference()
+    def watch0(v, data):
+        params, _, _ = _training.start(setup, v)
         f = setup.loss_at(v, data, 0)(params, jnp.asarray(0, jnp.int32))
-        w = _outcomes.observe(_outcomes.start(f, ref), f, jnp.asarray(1, jnp.int32), ref=ref,
-                              known_minimum=setup.known_minimum, diverge_factor=crit.diverge_factor,
-                              converge_tol=crit.converge_tol, steps=spec.steps)
-        keep = jax.tree.map(lambda a: _training.freeze(w.diverged, a, a + 1), (params, st))
-        return keep, w
+        return _outcomes.start(f, setup.reference())
+
+    def step(v, data):  # one watched update: gradient and loss, update, apply, the divergence rule
+        params, opt, st = _training.start(setup, v)
+        observe = functools.partial(_outcomes.observe, ref=setup.reference(), known_minimum=setup.known_minimum,
+                                    diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol,
+                                    steps=spec.steps)
+        upd = _training.watched_update_fn(setup.loss_at(v, data, 0), opt, observe)  # one epoch's order
+        return upd((params, st, watch0(v, data)), jnp.asarray(0, jnp.int32))[0]
+
+    def look(v, data):  # the end of a block: the freeze of parameters and optimizer state
+        params, opt, st = _training.start(setup, v)
+        w = watch0(v, data)
+        return jax.tree.map(lambda a: _training.freeze(w.diverged, a, a + 1), (params, st))
 
     def cost(fn):
         c = jax.jit(fn).lower(d, abstract).cost_analysis() or {}
@@ -86,21 +89,16 @@ def measure(setup: Setup, data: dict) -> Costs:
     return Costs(per_update, per_look, state_bytes, data_bytes)
 
 
-def check_every(spec, costs: Costs, exact_if_cheap: bool = True) -> int:
-    """The observation interval ``K`` when ``run.check_every = 0``.
+def check_every(spec, costs: Costs) -> int:
+    """The freeze interval ``K`` when ``run.check_every = 0``.
 
-    From XLA's cost analysis of one configuration (flops + bytes/4 of one update, and of one
-    observation: loss, :func:`~lrsweep.outcomes.observe`, the freeze):
-
-    * a sweep whose every-update observation costs under :data:`EXACT_BUDGET` in all (about a
-      second of one CPU core) is observed after every update, ``K = 1``: exact step counts and
-      the finest signed score, for free;
-    * otherwise ``K`` is the smallest of 10, 20, 50, 100 for which one observation costs at most
-      10% of ``K`` updates, and at most ``T/10`` (every run is observed at least ten times). A
-      cheap update (x²: three flops) gets ``K = 100``; a network's, ``K = 10``.
+    Every update's loss is read whatever ``K`` (:mod:`lrsweep.training`); ``K`` only sets how often
+    diverged runs are frozen (a ``jnp.where`` over parameters and optimizer state), so it changes
+    speed, never results. From XLA's cost analysis of one configuration (flops + bytes/4 of one
+    watched update, and of one freeze): the smallest of 10, 20, 50, 100 for which a freeze costs at
+    most 10% of ``K`` updates, and at most ``T/10``. A cheap update (x²: a few flops) gets
+    ``K = 100``; a network's, ``K = 10``.
     """
-    if exact_if_cheap and spec.size * spec.steps * (costs.update + costs.look) <= EXACT_BUDGET:
-        return 1
     K = next((k for k in (10, 20, 50, 100) if costs.look <= 0.1 * k * costs.update), 100)
     return max(1, min(K, spec.steps // 10))
 

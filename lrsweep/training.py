@@ -7,12 +7,13 @@ Update ``t`` (``t = 0 … T−1``) is
           \quad \theta_{t+1} = \theta_t + u_t,
 
 with ``B_t`` the batch of update ``t`` (:mod:`lrsweep.problem`). The loss is observed after every
-``K = check_every`` updates and after the last (:mod:`lrsweep.outcomes`): the observation at ``t``
+update, and after the last (:mod:`lrsweep.outcomes`): the observation at ``t``
 reads ``ℓ(θ_t, B_t)`` — the loss on the batch the next update trains on (the whole data for full-batch
 problems), the value that update's ``value_and_grad`` computes. ``initial_loss`` and (for problems
 trained in minibatches) ``final_loss`` are on the whole training data; ``eval_loss`` and
-``eval_<metric>`` on ``eval_data``. A run found diverged is frozen: its parameters and optimizer state
-stop changing, so no NaN or overflow spreads.
+``eval_<metric>`` on ``eval_data``. A run found diverged is frozen at the end of its block of ``K = check_every`` updates: its
+parameters and optimizer state stop changing, so no NaN or overflow spreads. ``K`` sets only how
+often runs are frozen; every reported number is the same for every ``K``.
 """
 
 from __future__ import annotations
@@ -44,19 +45,34 @@ def freeze(frozen: jax.Array, old: jax.Array, new: jax.Array) -> jax.Array:
 
 
 def update_fn(loss_at, opt: optax.GradientTransformation):
-    """One bare optimizer update ``((params, state), t) -> ((params', state'), None)`` (a scan body)."""
+    """One bare optimizer update ``((params, state), t) -> ((params', state'), f_t)`` (a scan body);
+    ``f_t = ℓ(θ_t, B_t)``, the loss the update's ``value_and_grad`` computes on the way."""
     extra = isinstance(opt, optax.GradientTransformationExtraArgs)
 
     def update(carry, t):
         params, state = carry
+        f, g = jax.value_and_grad(loss_at)(params, t)
         if extra:  # reduce_on_plateau reads the loss of every update
-            f, g = jax.value_and_grad(loss_at)(params, t)
             updates, state = opt.update(g, state, params, value=f)
         else:
-            updates, state = opt.update(jax.grad(loss_at)(params, t), state, params)
-        return (optax.apply_updates(params, updates), state), None
+            updates, state = opt.update(g, state, params)
+        return (optax.apply_updates(params, updates), state), f
 
     return update
+
+
+def watched_update_fn(loss_at, opt: optax.GradientTransformation, observe):
+    """:func:`update_fn` that also folds its loss ``f_t`` into the run's :class:`~lrsweep.outcomes.Watch`:
+    ``((params, state, watch), t) -> ((params', state', watch'), None)``. The divergence rule reads
+    every update's loss this way, at the cost of a few compares and selects."""
+    update = update_fn(loss_at, opt)
+
+    def watched(carry, t):
+        params, state, watch = carry
+        (params, state), f = update((params, state), t)
+        return (params, state, observe(watch, f, t)), None
+
+    return watched
 
 
 def start(setup: Setup, v: dict):
@@ -71,9 +87,13 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     """Metrics of one configuration (and, with ``record``, its loss and first ``record`` parameters
     before every update and after the last).
 
-    An outer ``lax.scan`` over blocks of ``K`` bare updates (gradient, update, apply: nothing else),
-    each followed by one observation; a run found diverged is frozen from there on (``jnp.where``
-    once per block), so its divergence step is known to within ``K``. ``record``: ``K = 1``.
+    Every update ``t`` reads its loss ``f_t`` (from ``value_and_grad``) into the watch, and the final
+    loss ``f_T`` is read after the last, so the outcome, the divergence step and every summary are the
+    same whatever ``K``. The updates run in an outer ``lax.scan`` over blocks of ``K``; at the end of
+    a block a run found diverged is frozen (``jnp.where`` over parameters and optimizer state once
+    per block, the costly part on a network). A run that diverged inside a block keeps updating to
+    the block's end, so its final parameters depend on ``K``: the columns evaluated on them
+    (:func:`end_of_run`) are NaN for diverged runs. ``record``: ``K = 1``.
     """
     spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
     T = steps or spec.steps
@@ -81,28 +101,27 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     params, opt, state = start(setup, v)
     ref = setup.reference()
     loss_at = setup.loss_at(v, data, T)
-    update = update_fn(loss_at, opt)
     observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=setup.known_minimum,
                                 diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol, steps=T)
+    update = watched_update_fn(loss_at, opt, observe)
     minibatches = problem.data is not None and problem.batch_size is not None
 
     def whole(p):  # the loss on the whole training data
         return loss_at(p, jnp.asarray(0, jnp.int32), data["train"])
 
     def block(carry, t, n):
-        """``n`` updates ``t−n … t−1``; then the loss ``f_t`` is observed."""
+        """Updates ``t−n … t−1``, each watched; then runs found diverged are frozen."""
         params, state, watch = carry
         ts = t - n + jnp.arange(n, dtype=jnp.int32)
-        new_params, new_state = jax.lax.scan(update, (params, state), ts, unroll=UNROLL)[0]
         frozen = watch.diverged
+        new_params, new_state, watch = jax.lax.scan(update, (params, state, watch), ts, unroll=UNROLL)[0]
         params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
         state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
-        return params, state, observe(watch, loss_at(params, t), t)
+        return params, state, watch
 
     zero = jnp.asarray(0, jnp.int32)
     f0 = whole(params) if minibatches else loss_at(params, zero)
-    watch = observe(_outcomes.start(f0, ref), loss_at(params, zero) if minibatches else f0, zero)
-    carry = (params, state, watch)
+    carry = (params, state, _outcomes.start(f0, ref))
     ys = None
     if record is not None:
         def emit(params, watch, t):  # loss and parameters *before* the update t
@@ -121,11 +140,15 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
         if r:
             carry = block(carry, jnp.asarray(T, jnp.int32), r)
     params, _, watch = carry
+    tT = jnp.asarray(T, jnp.int32)
+    watch = observe(watch, loss_at(params, tT), tT)  # f_T: the loss after the last update
     if minibatches:  # final (and convergence) on the whole data: the run's last minibatch is one sample of it
         watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, whole(params)))
     metrics = _outcomes.finish(watch, ref=ref, known_minimum=setup.known_minimum, converge_tol=crit.converge_tol,
-                               steps=T, every=K, diverge_factor=crit.diverge_factor)
-    metrics.update(end_of_run(setup, v, data, params))
+                               steps=T, diverge_factor=crit.diverge_factor)
+    at_end = end_of_run(setup, v, data, params)
+    metrics.update({k: jnp.where(watch.diverged, jnp.asarray(jnp.nan, x.dtype), x)
+                    if jnp.issubdtype(x.dtype, jnp.inexact) else x for k, x in at_end.items()})
     return metrics, ys
 
 

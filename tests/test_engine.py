@@ -114,39 +114,50 @@ def test_outcomes_and_scores():
 
 
 @pytest.mark.parametrize("every", [1, 7, 10, 100, 1000])
-def test_observed_every_k_updates(every):
-    """With run.check_every = K the loss is observed at t = 0, K, 2K, … and T: outcomes are unchanged,
-    step counts are the first observation at or after the exact step, and the final loss is f_T."""
+def test_every_update_is_read_whatever_k(every):
+    """run.check_every = K only sets how often diverged runs are frozen: every update's loss is read,
+    so outcomes, step counts, final losses and scores are the same for every K (issue: outcomes that
+    belong to the configuration)."""
     spec = lrsweep.from_dict({"name": "t", "steps": 100, "dtype": "float64", "run": {"check_every": every},
                               "loss": {"name": "quadratic", "curvatures": [2.0]},
                               "init": {"points": [[-1.0]]}, "criteria": {"converge_tol": 1e-8},
                               "axes": {"learning_rate": {"values": [0.3, 0.5, 1.0, 1.2]}},
                               "boundary": {"max_rounds": 0}})
     t = lrsweep.run(spec, progress=False).table.set_index("learning_rate")
-    K = min(every, 100)
-    seen = lambda step: min(-(-step // K) * K, 100)  # noqa: E731  first observation at or after `step`
     assert list(t["outcome"]) == ["converged", "converged", "bounded", "diverged"]
     # η = 1.2: f_t = 1.96^t exceeds 1e6 first at t = 21; η = 0.3: f_t = 0.16^t ≤ 1e-8 first at t = 11
-    assert t.loc[1.2, "divergence_step"] == seen(21)
-    assert t.loc[0.3, "convergence_step"] == seen(11)
+    assert t.loc[1.2, "divergence_step"] == 21
+    assert t.loc[1.2, "final_loss"] == pytest.approx(1.96**21, rel=1e-12)
+    assert t.loc[0.3, "convergence_step"] == 11
     assert t.loc[0.3, "final_loss"] == pytest.approx(0.16**100, rel=1e-9)
     assert t.loc[1.0, "final_loss"] == 1.0
-    # the score places the crossing of F·gap_0 between observations: exactly, for geometric growth
-    crossing = math.log(1e6) / math.log(1.96) if K > 1 else 21
-    assert t.loc[1.2, "score"] == pytest.approx(1 - crossing / 101, rel=1e-9)
+    # the score places the crossing of F·gap_0 inside step 21, geometrically: exact for f_t = 1.96^t
+    assert t.loc[1.2, "score"] == pytest.approx(1 - math.log(1e6) / math.log(1.96) / 101, rel=1e-12)
 
 
 def test_an_overflowing_run_scores_above_a_finite_diverged_one():
-    """Observed every K = 10 updates: at η = 1e10 the float32 loss is inf at the first observation, at
-    η = 5 (f × 81 a step) it is finite and crossed F·gap_0 at t* = ln 10⁶ / ln 81 ≈ 3.1. The overflowing
-    run diverged faster, so its score is higher (t* = 0, the limit of the interpolation), not t_d = 10."""
+    """At η = 1e30 the float32 loss is inf after one update; at η = 5 (f × 81 a step) it is finite and
+    crossed F·gap_0 at t* = ln 10⁶ / ln 81 ≈ 3.1. The overflowing run diverged faster, so its score is
+    higher (t* = 0, the limit g_d → ∞ of the geometric interpolation inside step 1)."""
     spec = lrsweep.from_dict({"name": "t", "steps": 100, "run": {"check_every": 10},
                               "loss": {"name": "quadratic", "curvatures": [2.0]}, "init": {"points": [[-1.0]]},
-                              "axes": {"learning_rate": {"values": [5.0, 1e10]}}, "boundary": {"max_rounds": 0}})
+                              "axes": {"learning_rate": {"values": [5.0, 1e30]}}, "boundary": {"max_rounds": 0}})
+    slow, fast = lrsweep.run(spec, progress=False).table.sort_values("learning_rate").iloc
+    assert slow["diverged"] and fast["diverged"] and not np.isfinite(fast["final_loss"])
+    assert slow["score"] == pytest.approx(1 - math.log(1e6) / math.log(81) / 101, rel=1e-5)
+    assert fast["score"] == pytest.approx(1.0) and fast["score"] > slow["score"]
+
+
+def test_runs_diverging_at_the_same_step_do_not_tie():
+    """Observed every update the divergence step is an integer, yet the score orders runs continuously:
+    η = 1.2 and η = 1.202 both cross 10⁶ at step 21 (1.96²⁰ and 1.971²⁰ < 10⁶ < 1.96²¹), and the
+    faster one scores higher."""
+    spec = lrsweep.from_dict({"name": "t", "steps": 100, "dtype": "float64",
+                              "loss": {"name": "quadratic", "curvatures": [2.0]}, "init": {"points": [[-1.0]]},
+                              "axes": {"learning_rate": {"values": [1.2, 1.201, 1.202]}}, "boundary": {"max_rounds": 0}})
     t = lrsweep.run(spec, progress=False).table.set_index("learning_rate")
-    assert t["diverged"].all() and not np.isfinite(t.loc[1e10, "final_loss"])
-    assert t.loc[5.0, "score"] == pytest.approx(1 - math.log(1e6) / math.log(81) / 101, rel=1e-5)
-    assert t.loc[1e10, "score"] == pytest.approx(1.0) and t.loc[1e10, "score"] > t.loc[5.0, "score"]
+    assert (t["divergence_step"] == 21).all()
+    assert t.loc[1.2, "score"] < t.loc[1.201, "score"] < t.loc[1.202, "score"]
 
 
 @pytest.mark.parametrize("name,params", [
