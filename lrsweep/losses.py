@@ -408,6 +408,17 @@ def _mlp_apply(params: PyTree, x: jax.Array, depth: int, act: Callable) -> jax.A
     return h
 
 
+def normal(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    """``N(0, 1)`` draws that are the same numbers in every precision: drawn in float32, then cast.
+
+    ``jax.random.normal(key, shape, float64)`` draws *different* numbers from its float32 call (it
+    turns 64 random bits into each value), so a sweep's data, teacher and initial point would change
+    with ``dtype``. Drawing in one fixed precision makes ``dtype`` a precision switch only: the
+    float64 problem is the float32 one, to float32 rounding.
+    """
+    return jax.random.normal(key, shape, jnp.float32).astype(dtype)
+
+
 def _mlp_weights(key: jax.Array, sizes: list[int], dtype: Any, scale: Any) -> PyTree:
     """Weights ``N(0, 1) / sqrt(fan_in) * scale``, biases zero, named ``layer{i}``.
 
@@ -415,7 +426,7 @@ def _mlp_weights(key: jax.Array, sizes: list[int], dtype: Any, scale: Any) -> Py
     random-bits kernel instead of one per layer keeps compilation short.
     """
     layers = list(zip(sizes[:-1], sizes[1:]))
-    draw = jax.random.normal(key, (sum(i * o for i, o in layers),), dtype)
+    draw = normal(key, (sum(i * o for i, o in layers),), dtype)
     params, start = {}, 0
     for i, (fan_in, fan_out) in enumerate(layers):
         w = draw[start:start + fan_in * fan_out].reshape(fan_in, fan_out)
@@ -507,7 +518,7 @@ def mlp(
     key = jax.random.key(jnp.asarray(data_seed).astype(jnp.uint32))
     key_x, key_teacher = jax.random.split(key)
     data_dtype = _float_dtype(input_scale)
-    x_data = jax.random.normal(key_x, (n_data, n_inputs), data_dtype) * jnp.asarray(
+    x_data = normal(key_x, (n_data, n_inputs), data_dtype) * jnp.asarray(
         input_scale, data_dtype)
     teacher = _mlp_weights(key_teacher, [n_inputs] + [teacher_width] * depth + [1],
                            data_dtype, 1.0)
@@ -607,14 +618,14 @@ def fractal_mlp(
     act = _FRACTAL_ACTIVATIONS[activation]
     key_x, key_y = jax.random.split(jax.random.key(jnp.asarray(data_seed).astype(jnp.uint32)))
     data_dtype = _float_dtype(init_offset)
-    x_data = jax.random.normal(key_x, (n_data, width), data_dtype)
-    y_data = jax.random.normal(key_y, (n_data, 1), data_dtype)
+    x_data = normal(key_x, (n_data, width), data_dtype)
+    y_data = normal(key_y, (n_data, 1), data_dtype)
     root = math.sqrt(width)
 
     def init(key: jax.Array, scale: Any) -> PyTree:
         scale = jnp.asarray(scale)
         dtype = scale.dtype if jnp.issubdtype(scale.dtype, jnp.floating) else _float_dtype()
-        draw = jax.random.normal(key, (width * width + width,), dtype) * scale.astype(dtype)
+        draw = normal(key, (width * width + width,), dtype) * scale.astype(dtype)
         return {"layer0": draw[: width * width].reshape(width, width) + jnp.asarray(init_offset, dtype),
                 "layer1": draw[width * width:].reshape(width, 1)}
 

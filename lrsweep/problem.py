@@ -297,7 +297,9 @@ def from_factory(factory: Callable, params: dict, *, points=None, dim: int | Non
         own = built(**kw).init
         if own is not None:
             return own(key, scale)
-        return jax.random.normal(key, (d,), jnp.result_type(scale)) * scale
+        from lrsweep.losses import normal  # (losses is imported lazily: a user's problem needs none of it)
+
+        return normal(key, (d,), jnp.result_type(scale)) * scale  # the same point in every dtype
 
     extras = None
     if host.extras is not None:

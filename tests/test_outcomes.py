@@ -95,3 +95,27 @@ def test_a_configuration_gives_the_same_result_alone_and_inside_a_large_grid(cas
             a, b = row[c], one[c]
             same = (a == b) or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
             assert same, f"{case} config {i} ({row['outcome']}): {c} = {a} in the grid, {b} alone"
+
+
+@pytest.mark.parametrize("loss,init", [({"name": "rosenbrock"}, {"seed": 0}),
+                                       ({"name": "mlp"}, {"seed": 0}),
+                                       ({"name": "fractal_mlp", "width": 4}, {"seed": 1}),
+                                       ({"name": "quadratic", "condition_number": 10.0, "dim": 3}, {"seed": 2})])
+def test_float32_and_float64_sweeps_are_the_same_problem(loss, init):
+    """``dtype`` is a precision switch only: random data, teachers and initial points are drawn in one
+    fixed precision and cast, so f₀ and the initial point agree between dtypes to float32 rounding."""
+    from lrsweep.engine import Program
+
+    def spec(dtype):
+        return lrsweep.from_dict({"name": "d", "steps": 1, "dtype": dtype, "loss": loss, "init": init,
+                                  "axes": {"learning_rate": {"values": [1e-3]}}})
+
+    import jax
+
+    def point(dtype):
+        x = Program(spec(dtype)).initial_point({"learning_rate": 1e-3})
+        return np.concatenate([np.ravel(a) for a in jax.tree.leaves(x)])
+
+    np.testing.assert_allclose(point("float64"), point("float32"), rtol=1e-6, atol=1e-7)
+    f32, f64 = (lrsweep.run(spec(d), progress=False).table["initial_loss"].iloc[0] for d in ("float32", "float64"))
+    assert f64 == pytest.approx(f32, rel=1e-5)
