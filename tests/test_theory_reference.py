@@ -287,3 +287,51 @@ def test_theory_columns_are_empty_not_an_error_where_no_closed_form_applies(tmp_
     assert np.isnan(b.loc[-0.5, "theory"]) and np.isnan(b.loc[1.0, "theory_finite"])
     assert np.isnan(b.loc[1.0, "sharpness_prediction"]) and b.loc[0.5, "theory"] == pytest.approx(3.0)
     assert "momentum outside [0, 1)" in b.loc[-0.5, "theory_status"]
+
+
+# --------------------------------------------------------------------------- the engine held to the reference
+
+
+def _case_a_sweep(tmp_path, lr_axis, rtol):
+    spec = lrsweep.from_dict({
+        "name": "case-a", "steps": STEPS_A, "dtype": "float64", "loss": {"name": "quadratic", "curvatures": LAM_A},
+        "init": {"points": [X0_A]}, "schedule": {"name": "warmup_cosine", "warmup_steps": 20, "decay_steps": 150},
+        "axes": {"learning_rate": lr_axis}, "criteria": {"diverge_factor": F_A},
+        "boundary": {"rtol": rtol, "max_rounds": 200}})
+    lrsweep.run(spec, out=tmp_path / "case-a", progress=False)
+    factors = Program(spec).schedule_factors({})[:STEPS_A]  # the engine's own η_t/η, float64
+    return (pd.read_csv(tmp_path / "case-a" / "transitions.csv"), pd.read_csv(tmp_path / "case-a" / "boundary.csv"),
+            factors)
+
+
+def test_engine_transitions_are_the_references_sign_changes(tmp_path):
+    """Issue 11.2: a float64 sweep of case A through the pipeline, 401 learning rates on [0.13, 0.15] (spacing 5e-5,
+    finer than the 1.2e-4-wide stable window), refined to rtol 1e-10: transitions.csv lists exactly the
+    reference's sign changes on that range (0.1367107 ↑, 0.142794 ↓, 0.142915 ↑), each within 1e-9 relative,
+    in the same directions; boundary.csv's critical is the first and theory_finite equals it."""
+    tr, b, f = _case_a_sweep(tmp_path, {"min": 0.13, "max": 0.15, "num": 401}, 1e-10)
+    ref = th.finite_horizon_transitions(LAM_A, X0_A, STEPS_A, F_A, factors=f, lo=0.13, hi=0.15)
+    np.testing.assert_allclose(ref[:, 0], [w[0] for w in WANT_A], rtol=1e-6)
+    assert len(tr) == len(ref) == 3
+    np.testing.assert_allclose(tr["critical"], ref[:, 0], rtol=1e-9)
+    assert list(tr["direction"]) == ["diverges" if d > 0 else "restabilises" for d in ref[:, 1]]
+    assert (tr["lower"] <= ref[:, 0] * (1 + 1e-9)).all() and (tr["upper"] >= ref[:, 0] * (1 - 1e-9)).all()
+    row = b.iloc[0]
+    assert row["critical"] == pytest.approx(ref[0, 0], rel=1e-9)
+    assert row["theory_finite"] == pytest.approx(ref[0, 0], rel=1e-9)
+    assert row["n_transitions"] == row["n_transitions_refined"] == 3
+
+
+def test_a_coarse_grid_sees_a_subset_of_the_references_sign_changes(tmp_path):
+    """48 log-spaced learning rates on [0.05, 0.5] (4.9% apart) step over the 0.085%-wide window: the engine's
+    transitions are a subset of the reference's (each within 1e-9), its first is still the first divergence,
+    and n_transitions_refined ≥ n_transitions."""
+    tr, b, f = _case_a_sweep(tmp_path, {"min": 0.05, "max": 0.5, "num": 48, "scale": "log"}, 1e-10)
+    ref = th.finite_horizon_transitions(LAM_A, X0_A, STEPS_A, F_A, factors=f, lo=0.05, hi=0.5)
+    assert len(tr) >= 1 and len(tr) <= len(ref)
+    for eta, direction in zip(tr["critical"], tr["direction"]):
+        k = int(np.argmin(np.abs(ref[:, 0] / eta - 1)))
+        assert abs(ref[k, 0] / eta - 1) < 1e-9
+        assert ref[k, 1] == (1 if direction == "diverges" else -1)
+    assert tr["critical"].iloc[0] == pytest.approx(0.1367107, rel=1e-6)
+    assert b.iloc[0]["n_transitions_refined"] >= b.iloc[0]["n_transitions"]
