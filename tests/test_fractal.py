@@ -165,3 +165,61 @@ def test_score_grid_npz_stands_in_for_a_dropped_table(tmp_path):
         np.testing.assert_array_equal(z["diverged"], score.reshape(5, 4) > 0)
         np.testing.assert_array_equal(z["axis0"], a0)
         assert z["names"].tolist() == ["learning_rate.layer0", "learning_rate.layer1"]
+
+
+# --------------------------------------------------------------------------- sweeps/problems/fractal.py
+
+
+def _problems():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "sweeps" / "problems" / "fractal.py"
+    spec = importlib.util.spec_from_file_location("fractal_problems", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_problem_file_has_fractal_mlps_data_and_weights():
+    """full_batch() is the built-in fractal_mlp: the same loss at the same initial weights (float64)."""
+    import jax
+    import jax.numpy as jnp
+
+    from lrsweep.losses import fractal_mlp
+
+    fp = _problems()
+    with jax.enable_x64(True):
+        key = jax.random.fold_in(jax.random.key(0), 0)
+        built = fractal_mlp(width=16, activation="tanh")
+        w = built.init(key, jnp.float64(1.0))
+        prob = fp.full_batch()
+        mine = prob.init(key, jnp.float64(1.0))
+        np.testing.assert_array_equal(np.asarray(mine["layer0"]), np.asarray(w["layer0"]))
+        ref, got = float(built.fn(w)), float(prob.loss(w, tuple(jnp.asarray(a) for a in prob.data)))
+    assert got == pytest.approx(ref, rel=1e-14, abs=0)
+
+
+def test_offset_every_step_is_the_notebooks_train_step_not_an_offset_at_init():
+    """The swept every-step problem follows the notebook's train_step (offset added before every update)
+    to 1e-10 relative in float64 over 10 updates (exact at 3; over 40 updates a chaotic run's rounding
+    differences grow to 7e-8); the offset-at-initialisation sweep is a different dynamical system."""
+    import lrsweep
+
+    fp = _problems()
+    offsets, rates, steps = [0.5, 2.0], [3.0, 20.0], 10
+    spec = lrsweep.load_sweep("sweeps/fractal-init-offset-every-step.toml", [
+        f"axes.loss.init_offset=[{offsets[0]}, {offsets[1]}]", f"axes.learning_rate=[{rates[0]}, {rates[1]}]",
+        f"steps={steps}"])
+    table = lrsweep.run(spec, progress=False).table.sort_values("config")
+    once = lrsweep.run(lrsweep.load_sweep("sweeps/fractal-init-offset.toml", [
+        f"axes.loss.init_offset=[{offsets[0]}, {offsets[1]}]", f"axes.learning_rate=[{rates[0]}, {rates[1]}]",
+        f"steps={steps}"]), progress=False).table.sort_values("config")
+    for i, c in enumerate(offsets):
+        for j, lr in enumerate(rates):
+            ref = fp.notebook_offset_losses(c, lr, steps + 1)  # losses before updates 0 … steps
+            row = table.iloc[i * len(rates) + j]
+            assert row["initial_loss"] == pytest.approx(ref[0], rel=1e-12)
+            if not row["diverged"]:
+                assert row["final_loss"] == pytest.approx(ref[-1], rel=1e-10)
+                assert abs(once.iloc[i * len(rates) + j]["final_loss"] / ref[-1] - 1) > 1e-3

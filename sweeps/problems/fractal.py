@@ -10,6 +10,10 @@ minibatches of them:
   (the notebook's ``minibatch_size = 16`` condition);
 * :func:`single_datapoint` — a one-example dataset, full batch (the notebook's
   ``dataset_param_multiple = 'single_datapoint'`` condition);
+* :func:`init_offset_every_step` with the optimizer :func:`sgd_offset_every_step` — the notebook's
+  "initialisation offset vs learning rate" condition as the notebook runs it: the offset is added to
+  the input-layer weights **before every update** (its ``train_step`` adds ``hparams[0]`` to ``W0``),
+  not once at initialisation as ``fractal_mlp``'s ``init_offset`` does (``sweeps/fractal-init-offset.toml``);
 * :func:`full_batch` — the 272-example dataset, full batch: the same runs as the built-in
   ``[loss] name = "fractal_mlp"`` (used to check this file against it: a 16 × 16-point, 500-step
   float64 sweep of both over the fractal-tanh window gives the same outcome in every cell and final
@@ -20,8 +24,8 @@ files' ``learning_rate.layer0`` / ``learning_rate.layer1`` axes set one learning
 The initial weights are fractal_mlp's own ``init(key, scale)`` on the engine's key
 (``fold_in(key(seed), 0)``), i.e. the same weights as ``sweeps/fractal-tanh.toml``.
 
-Used by ``sweeps/fractal-minibatch.toml`` and ``sweeps/fractal-single-datapoint.toml``
-(``loss = "sweeps/problems/fractal.py:minibatch"``).
+Used by ``sweeps/fractal-minibatch.toml``, ``sweeps/fractal-single-datapoint.toml``
+(``loss = "sweeps/problems/fractal.py:minibatch"``) and ``sweeps/fractal-init-offset-every-step.toml``.
 """
 
 from __future__ import annotations
@@ -31,9 +35,15 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import lrsweep
 from lrsweep.losses import fractal_mlp
+
+try:  # fractal_mlp's own N(0, 1) draw (float32, cast), so that the data here are its data
+    from lrsweep.losses import normal as _normal
+except ImportError:  # an engine that draws in the working dtype
+    _normal = jax.random.normal
 
 WIDTH = 16
 ACTIVATION = "tanh"
@@ -51,13 +61,15 @@ ACTIVATIONS = {
 def fractal_data(n_data: int, *, width: int = WIDTH, data_seed: int = DATA_SEED) -> tuple[np.ndarray, np.ndarray]:
     """``(X (n, w), y (n, 1))`` exactly as :func:`lrsweep.losses.fractal_mlp` draws them, in float64.
 
-    fractal_mlp draws them inside the engine's float64 trace (x64 on); here x64 is switched on for
-    the draw so that the values are the same float64 numbers, whatever the caller's x64 setting.
+    fractal_mlp draws them inside the engine's float64 trace (x64 on) with ``lrsweep.losses.normal``
+    where it exists (float32 draws cast: the same numbers in every dtype), else ``jax.random.normal``
+    in float64; here x64 is switched on for the draw so that the values are the same float64 numbers,
+    whatever the caller's x64 setting. ``tests/test_fractal.py`` holds the two to equality.
     """
     with jax.enable_x64(True):
         key_x, key_y = jax.random.split(jax.random.key(jnp.asarray(data_seed).astype(jnp.uint32)))
-        x = jax.random.normal(key_x, (n_data, width), jnp.float64)
-        y = jax.random.normal(key_y, (n_data, 1), jnp.float64)
+        x = _normal(key_x, (n_data, width), jnp.float64)
+        y = _normal(key_y, (n_data, 1), jnp.float64)
         return np.asarray(x), np.asarray(y)
 
 
@@ -101,3 +113,82 @@ def single_datapoint() -> lrsweep.Problem:
 def full_batch() -> lrsweep.Problem:
     """272 examples, full batch: the built-in fractal_mlp's runs (a reference for the two above)."""
     return _make(n_params(), None, "fractal_mlp (tanh, w=16), full batch")
+
+
+# --------------------------------------------------------------------------- the offset added at every step
+
+
+def init_offset_every_step() -> lrsweep.Problem:
+    r"""The tanh network on its 272 examples, full batch, for the notebook's every-step offset (``loss.init_offset``).
+
+    The notebook's ``train_step`` in ``phase_space = 'paraminit_vs_lr'`` does, at every step,
+
+    .. math::
+        u_t = W_{0,t} + c, \qquad W_{0,t+1} = u_t - \eta\, \nabla_{W_0} f(u_t, W_{1,t}),
+        \qquad W_{1,t+1} = W_{1,t} - \eta\, \nabla_{W_1} f(u_t, W_{1,t}),
+
+    and records :math:`f(u_t, W_{1,t})`. In the variable the loss is evaluated at,
+    :math:`u_{t+1} = u_t - \eta \nabla f(u_t) + c`: gradient descent plus a constant drift ``c`` of every
+    input-layer weight per update, from :math:`u_0 = W_{0,0} + c`. Here the parameters are
+    ``{"layer0": u, "layer1": W1, "offset": c}``: ``init`` draws fractal_mlp's weights and adds ``c``
+    once (so :math:`u_0` and :math:`f_0` are the notebook's), the loss reads ``layer0``/``layer1`` only,
+    and :func:`sgd_offset_every_step` adds ``params["offset"]`` to ``layer0`` at every update. The
+    ``offset`` leaf carries ``c`` from the ``loss.init_offset`` axis to the optimizer; its gradient is zero
+    and the optimizer never changes it.
+    """
+    base = _make(n_params(), None, "fractal_mlp (tanh, w=16), offset added at every step")
+    net_init = fractal_mlp(width=WIDTH, activation=ACTIVATION, n_data=1).init
+
+    def loss(params, batch, init_offset=0.0):
+        del init_offset  # the offset is in the parameters (and the optimizer's drift), not in the loss
+        return base.loss({"layer0": params["layer0"], "layer1": params["layer1"]}, batch)
+
+    def init(key, scale=1.0, init_offset=0.0):
+        w = net_init(key, scale)
+        c = jnp.asarray(init_offset, w["layer0"].dtype)
+        return {"layer0": w["layer0"] + c, "layer1": w["layer1"], "offset": c}
+
+    return lrsweep.Problem(loss=loss, init=init, data=base.data, batch_size=None, name=base.name)
+
+
+def sgd_offset_every_step(learning_rate) -> optax.GradientTransformation:
+    r"""Gradient descent that adds ``params["offset"]`` to every input-layer weight at every update.
+
+    Update: :math:`\Delta W_0 = -\eta\, g_0 + c`, :math:`\Delta W_1 = -\eta\, g_1`,
+    :math:`\Delta c = 0` (see :func:`init_offset_every_step`; a sweep file's ``optimizer.name``).
+    """
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(grads, state, params):
+        c = params["offset"]
+        return {"layer0": -learning_rate * grads["layer0"] + c, "layer1": -learning_rate * grads["layer1"],
+                "offset": jnp.zeros_like(c)}, state
+
+    return optax.GradientTransformation(init, update)
+
+
+def notebook_offset_losses(offset: float, learning_rate: float, steps: int) -> np.ndarray:
+    """The notebook's every-step-offset training, transcribed from its ``train_step`` as a plain loop on
+    this file's network, data and initial weights (float64): the loss before each update, a reference
+    for the swept problem."""
+    with jax.enable_x64(True):
+        x, y = (jnp.asarray(a) for a in fractal_data(n_params()))
+        w = fractal_mlp(width=WIDTH, activation=ACTIVATION, n_data=1).init(
+            jax.random.fold_in(jax.random.key(0), 0), jnp.float64(1.0))
+        theta = [w["layer0"], w["layer1"]]
+        act, root = ACTIVATIONS[ACTIVATION], math.sqrt(WIDTH)
+
+        def f(theta):
+            return jnp.mean((act(x @ theta[0] / root) @ theta[1] / root / root - y) ** 2)
+
+        grad = jax.jit(jax.value_and_grad(f))
+        out = []
+        for _ in range(steps):
+            theta = [theta[0] + offset, theta[1]]  # train_step: t += hparams[0] for layer 0
+            value, g = grad(theta)
+            out.append(float(value))
+            theta = [t - learning_rate * gi for t, gi in zip(theta, g)]
+        return np.asarray(out)
