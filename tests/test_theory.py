@@ -113,8 +113,7 @@ def test_schedule_boundary_matches_product_formula(schedule):
     fn = schedules.SCHEDULES[schedule["name"]]
     params = {k: v for k, v in schedule.items() if k != "name"}
     factors = np.asarray([float(fn(np.int32(t), **params)) for t in range(301)])
-    exact = theory.finite_horizon_critical([1.0, 10.0], [1.0, 1.0], 300, 1e6, factors=factors,
-                                           every=r.manifest["check_every"])
+    exact = theory.finite_horizon_critical([1.0, 10.0], [1.0, 1.0], 300, 1e6, factors=factors)  # every update read
     assert abs(b["critical"] / exact - 1) <= 1e-4
     assert abs(b["theory_finite"] / exact - 1) <= 1e-6
     assert b["critical"] > 2 / 10  # a decaying schedule tolerates a larger initial η
@@ -161,9 +160,8 @@ def test_seed_trajectories_exact():
     t = one.table.set_index("learning_rate")
     assert t.loc[1.0, "outcome"] == "bounded" and t.loc[1.0, "final_loss"] == 1.0
     assert t.loc[1.2, "outcome"] == "diverged"
-    # f_t = 1.4^{2t} = 1.96^t > 1e6 first at t = ceil(ln 1e6 / ln 1.96) = 21, seen at the first observation
-    K = one.manifest["check_every"]
-    assert t.loc[1.2, "divergence_step"] == -(-math.ceil(math.log(1e6) / math.log(1.96)) // K) * K
+    # f_t = 1.4^{2t} = 1.96^t > 1e6 first at t = ceil(ln 1e6 / ln 1.96) = 21: every update's loss is read
+    assert t.loc[1.2, "divergence_step"] == math.ceil(math.log(1e6) / math.log(1.96)) == 21
 
 
 def test_ill_conditioned_boundary_is_set_by_lambda_max():
