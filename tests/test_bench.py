@@ -161,3 +161,16 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
 def test_cli_rejects_unknown_case(capsys):
     assert main(["bench", "--cases", "nope", "--sizes", "10"]) != 0
     assert "nope" in capsys.readouterr().err
+
+
+def test_bench_and_gallery_outside_a_checkout_fail_in_one_line(tmp_path, monkeypatch, capsys):
+    """An installed package without the repository around it: ``lrsweep bench`` / ``gallery`` say in one
+    line which project script they need (exit 2) instead of a traceback."""
+    from lrsweep import cli
+
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "lrsweep" / "cli.py"))
+    monkeypatch.chdir(tmp_path)
+    for argv, script in ((["bench", "--quick"], "benchmarks/harness.py"), (["gallery"], "scripts/gallery.py")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and script in err and "clone of the repository" in err
