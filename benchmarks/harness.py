@@ -228,7 +228,8 @@ def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | N
              # 10⁵: ~30 min of this CPU for all methods
              (10_000,) if quick else (10_000, 40_000), steps=steps or STEPS),
         Case("digits_mlp", "digits, tanh MLP 64-32-10, softmax CE, minibatch 64, SGD",
-             {"problem": "benchmarks/harness.py:digits_mlp_problem", "model": "MLP 64-32-10, tanh, LeCun normal, seed 0",
+             {"problem": "benchmarks/harness.py:digits_mlp_problem",
+              "model": "MLP 64-32-10, tanh, LeCun normal, seed 0",
               "loss": "softmax cross-entropy", "data": "digits train split, standardised (1438 x 64 float32)",
               "batch_size": DIGITS_BATCH}, {"seed": 0},
              {"name": "sgd"}, {"learning_rate": (1e-3, 1e2)},
