@@ -207,7 +207,10 @@ def asymptotic_where_defined(spec, program, boundary: pd.DataFrame) -> pd.DataFr
             continue
         key = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
         if key not in seen:
-            seen[key] = _schedule_limit(program, v)
+            try:
+                seen[key] = _schedule_limit(program, v)
+            except Exception:  # noqa: BLE001  (a schedule that cannot be read that far: keep the estimate)
+                seen[key] = 1.0
         limit[i] = seen[key]
     decays = limit <= DECAYED
     if not decays.any():
