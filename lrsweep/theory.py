@@ -369,7 +369,7 @@ def diverges_within(history, diverge_factor: float, every: int = 1):
     Args:
       history: :math:`f_0 \ldots f_T` along the last axis.
       diverge_factor: :math:`F`.
-      every: :math:`K`, the engine's ``run.check_every``.
+      every: :math:`K` (1, the default, is the engine's rule: every update's loss is read).
 
     Returns:
       ``bool`` for one history; a boolean array for a batch of them.
@@ -706,8 +706,9 @@ def finite_horizon_critical(
     r"""Smallest learning rate that diverges within ``steps`` updates, on the exact recurrence.
 
     Divergence is the engine's rule (:func:`diverges_within` applied to
-    :func:`quadratic_loss_history`): diverged iff at an observed step (every ``every``-th update
-    and the last) the loss is non-finite or :math:`f_t > F f_0`. It need not be monotone in the
+    :func:`quadratic_loss_history`): diverged iff at some step :math:`t \le T` the loss is
+    non-finite or :math:`f_t > F f_0` (with ``every`` = K > 1, only every K-th step and the last
+    are looked at: the rule engines used before). It need not be monotone in the
     learning rate — under a schedule a diverging learning rate can have stable ones above it,
     even isolated ones (:func:`finite_horizon_transitions`) — so the threshold is found in three
     stages, all vectorised (over the learning rates tried, and over problems):
@@ -767,8 +768,8 @@ def finite_horizon_critical(
       lo: a learning rate that does not diverge, the start of the scan (default: found as above).
       hi: a learning rate that diverges, its end (default: found as above).
       rtol: stop when the bracket is narrower than ``rtol · hi``.
-      every: the loss is observed after every ``every``-th update and after the last
-        (the engine's ``run.check_every``).
+      every: the loss is observed after every ``every``-th update and after the last (default 1,
+        every update: the engine's rule).
       resolution: the scan's relative spacing :math:`\delta`.
 
     Returns:
