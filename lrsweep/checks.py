@@ -20,9 +20,20 @@ from lrsweep import training as _training
 from lrsweep.config import SweepError
 
 
+_NOT_JAX = ("ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
+            "TracerIntegerConversionError")
+
+
 def _first_line(e: BaseException) -> str:
+    """One line for a failure of user code: the exception's first line, with a hint where the code is
+    not a JAX function (``float()`` on a traced value, ``math``/NumPy calls) or left by ``sys.exit()``."""
+    if isinstance(e, SystemExit):
+        return f"it called sys.exit({e.code!r})"
     msg = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {msg[0]}" if msg else type(e).__name__
+    text = f"{type(e).__name__}: {msg[0]}" if msg else type(e).__name__
+    if type(e).__name__ in _NOT_JAX or (isinstance(e, TypeError) and "scalar" in text):
+        text += " (not a JAX function: use jax.numpy on the parameters, no float(), math or NumPy calls)"
+    return text
 
 
 def check_program(program) -> None:
@@ -104,7 +115,7 @@ def check_problem(program) -> None:
             params = jax.eval_shape(setup.initial_params, v)
         except SweepError:
             raise
-        except Exception as e:  # noqa: BLE001
+        except (Exception, SystemExit) as e:  # noqa: BLE001
             what = "init" if problem.init is not None else "params"
             raise SweepError(where, what, "initial parameters",
                              raw=f"{where}: {what} ({label}) failed: {_first_line(e)}") from None
@@ -120,16 +131,23 @@ def check_problem(program) -> None:
             shape = jax.eval_shape(loss0, v, data)
         except SweepError:
             raise
-        except Exception as e:  # noqa: BLE001
+        except (Exception, SystemExit) as e:  # noqa: BLE001
             raise SweepError(where, lf, "a loss that runs on the initial parameters",
                              raw=f"{where}: loss ({label}) failed: {_first_line(e)}") from None
         _scalar(where, lf, label, shape, complex_ok=False)
+        if problem.build is not None:  # a `fn(params, **kw)` loss: its own value, before the cast to the dtype
+            try:
+                own = jax.eval_shape(lambda v: problem.build(**setup.loss_kwargs(v)).fn(setup.initial_params(v)), v)
+            except (Exception, SystemExit):  # noqa: BLE001  (it ran above; nothing more to learn)
+                own = None
+            if own is not None:
+                _scalar(where, lf, label, own, complex_ok=False)
         if problem.data is not None or problem.eval_data is not None:
             for name in problem.metrics or {}:
                 try:
                     m = jax.eval_shape(lambda v, data, name=name: _training.end_of_run(
                         setup, v, data, setup.initial_params(v))[name], v, data)
-                except Exception as e:  # noqa: BLE001
+                except (Exception, SystemExit) as e:  # noqa: BLE001
                     raise SweepError(where, f"metrics[{name!r}]", "a metric that runs",
                                      raw=f"{where}: metric {name!r} failed: {_first_line(e)}") from None
                 _scalar(where, f"metrics[{name!r}]", label, m)
@@ -156,7 +174,7 @@ def check_trace(program) -> None:
             program.trace()
         except SweepError:
             raise
-        except Exception as e:  # a hyperparameter optax checks in Python, a user loss that fails to trace …
+        except (Exception, SystemExit) as e:  # a hyperparameter optax checks in Python, a user loss that fails …
             raise SweepError(spec.source, "axes", "hyperparameters that can be traced (swept)",
                              raw=f"{spec.source}: the sweep program failed to trace: {_first_line(e)}") from None
 

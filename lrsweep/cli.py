@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.add_argument("--overwrite", action="store_true",
                    help="replace a results directory that holds a different sweep (default: refuse)")
+    r.add_argument("--force", action="store_true",
+                   help="start even when the estimated disk or memory exceeds what is free (default: refuse)")
     r.add_argument("--devices", type=int, metavar="N",
                    help="local devices to shard the grid over (default: run.devices, 0 = all; on a CPU host, "
                         "N host devices are created, one per core by default)")
@@ -248,12 +250,15 @@ def _run(args) -> int:
     except (SweepError, ValueError) as e:
         return _fail(str(e))
 
-    from lrsweep.pipeline import run
+    from lrsweep import store as _store
+    from lrsweep.pipeline import TABLE_IN_MEMORY, run
 
     out = Path(args.out) if args.out else Path("results") / spec.name
+    if not args.quiet:  # what the sweep will need, before anything is built (run() refuses what does not fit)
+        _store.check_size(spec, out, force=True, say=True, in_memory=TABLE_IN_MEMORY)
     try:
         result = run(spec, out=out, progress=not args.quiet, chunk_size=args.chunk_size, devices=args.devices,
-                     overwrite=args.overwrite, distributed=args.distributed)
+                     overwrite=args.overwrite, distributed=args.distributed, force=args.force)
     except SweepError as e:
         return _fail(str(e))
     if result is None:  # a worker process of a distributed run: process 0 wrote the results
@@ -266,7 +271,11 @@ def _run(args) -> int:
         from lrsweep import plot
 
         t0 = time.perf_counter()
-        figures = plot.draw_all(result, out, formats=formats)
+        try:
+            figures = plot.draw_all(result, out, formats=formats)
+        except Exception as e:  # noqa: BLE001  (the results are complete; a figure must not hide them)
+            print(f"lrsweep: warning: figures not drawn ({type(e).__name__}: {e}); the results in {out} are "
+                  f"complete: redraw with `lrsweep plot {out}`", file=sys.stderr)
         result.manifest["phases"]["figures"] = time.perf_counter() - t0
     m = result.manifest
     total = time.perf_counter() - _STARTED

@@ -35,6 +35,7 @@ from lrsweep import optimizers as _optimizers
 from lrsweep import schedules as _schedules
 
 DTYPES = ("float32", "float64")
+MAX_AXIS_POINTS = 10_000_000  # points of one axis (its values are a tuple on the host)
 SCALES = ("linear", "log")
 INIT_AXES = ("init.scale", "init.index")
 INTEGER_AXES = ("seed", "init.index")
@@ -243,15 +244,36 @@ def load_sweep(path: str | Path, overrides: list[str] | dict | None = None) -> S
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise SweepError(source, "file", "a readable sweep file", raw=f"{source}: cannot read: {e.strerror}") from None
+        data = path.read_bytes()
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise SweepError(source, "file", "a readable sweep file", raw=f"{source}: cannot read: {why}") from None
+    text = _utf8(data, source)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SweepError(source, "toml", "valid TOML", raw=f"{source}: malformed TOML: {e}") from None
     raw = apply_overrides(raw, overrides or [], source)
     return from_dict(raw, source=source)
+
+
+def _utf8(data: bytes, source: str) -> str:
+    """``data`` decoded as UTF-8, or a :class:`SweepError` naming the line and the key it sets.
+
+    >>> _utf8(b'name = "x"\\nsteps = 1\\xff\\n', "s.toml")
+    Traceback (most recent call last):
+    ...
+    lrsweep.config.SweepError: s.toml: line 2 (steps): expected UTF-8 text, found byte 0xff
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        text = data.split(b"\n")[line - 1].decode("utf-8", errors="replace")
+        key = text.split("=", 1)[0].strip() if "=" in text else text.strip()[:40]
+        raise SweepError(source, f"line {line}", "UTF-8 text", raw=f"{source}: line {line}"
+                         + (f" ({key})" if key else "") + f": expected UTF-8 text, found byte 0x{data[e.start]:02x}"
+                         ) from None
 
 
 def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict:
@@ -353,8 +375,11 @@ def from_dict(raw: dict, *, source: str = "<dict>", resolve: bool = True) -> Swe
     axes = tuple(axes)
 
     _check_routes(v, axes, loss, optimizer, schedule, init, n_points)
+    _check_one_name(v, axes, loss, optimizer, schedule, v.table(raw, "init", default={}))
+    _check_types(v, axes, optimizer, schedule, dtype)
 
     boundary = _boundary_spec(v, v.table(raw, "boundary", default={}), axes)
+    axes = _sorted_boundary_axis(v, axes, boundary.axis)
     trajectories = _trajectory_spec(v, raw.get("trajectories"), axes)
 
     spec = SweepSpec(name=name, steps=steps, dtype=dtype, loss=loss, axes=axes, init=init,
@@ -587,6 +612,8 @@ def _axis(v: _Validator, name: str, spec) -> Axis:
         vals = spec["values"]
         if not isinstance(vals, list) or not vals:
             v.fail(f"{f}.values", "a non-empty list of numbers", vals)
+        if len(vals) > MAX_AXIS_POINTS:
+            v.fail(f"{f}.values", f"at most {MAX_AXIS_POINTS:,} values", len(vals))
         for x in vals:
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
                 v.fail(f"{f}.values", "finite numbers", x)
@@ -605,6 +632,9 @@ def _axis(v: _Validator, name: str, spec) -> Axis:
         num = v.integer(spec, "num", required=True, prefix=f + ".")
         if num < 1:
             v.fail(f"{f}.num", "an integer ≥ 1", num)
+        if num > MAX_AXIS_POINTS:  # refused before the values are made: an axis is held on the host
+            v.fail(f"{f}.num", f"at most {MAX_AXIS_POINTS:,} points on one axis (its values are held in memory; "
+                               "a larger grid comes from more axes)", num)
         scale = v.choice(spec, "scale", SCALES, default="linear", prefix=f + ".")
         if lo > hi:
             v.fail(f"{f}.min", f"min ≤ max ({hi})", lo)
@@ -717,6 +747,136 @@ def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSp
         if p != "learning_rate" and p not in given:
             v.fail(f"optimizer.{p}", f"a value for argument {p!r} of optimizer {opt.name} "
                    "(fix it under [optimizer] or sweep it under [axes])", None)
+
+
+def canonical(name: str) -> str:
+    """The one route an axis name takes: ``optimizer.<p>`` is the optimizer's ``<p>``.
+
+    >>> canonical("optimizer.learning_rate"), canonical("momentum"), canonical("schedule.decay_rate")
+    ('learning_rate', 'momentum', 'schedule.decay_rate')
+    """
+    return name[len("optimizer."):] if name.startswith("optimizer.") else name
+
+
+def _check_one_name(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init_raw: dict) -> None:
+    """Each hyperparameter is named once: two axes naming one route (``learning_rate`` and
+    ``optimizer.learning_rate``), or a fixed value and an axis of the same parameter, are refused
+    (one would silently win while the table labels rows with the other's values)."""
+    seen: dict[str, str] = {}
+    for a in axes:
+        c = canonical(a.name)
+        if c in seen:
+            v.fail(f"axes.{a.name}", f"each hyperparameter named once (axes.{seen[c]} names the same one)", a.name)
+        seen[c] = a.name
+    fixed = {p: f"optimizer.{p}" for p in opt.params if not isinstance(opt.params[p], dict)}
+    fixed |= {f"learning_rate.{g}": f"optimizer.learning_rate.{g}"
+              for g in (opt.params.get("learning_rate") if isinstance(opt.params.get("learning_rate"), dict) else {})}
+    fixed |= {f"schedule.{p}": f"schedule.{p}" for p in sched.params}
+    fixed |= {f"loss.{p}": f"loss.{p}" for p in loss.params}
+    fixed |= {f"init.{p}": f"init.{p}" for p in ("scale", "index") if p in init_raw}
+    fixed |= {"seed": "init.seed"} if "seed" in init_raw else {}
+    for c, axis in seen.items():
+        if c in fixed:
+            v.fail(fixed[c], f"a fixed value or an axis, not both (axes.{axis} sweeps it)", "both")
+
+
+def _kind(p: inspect.Parameter) -> str | None:
+    """What a hyperparameter takes, read from its default and annotation: ``"bool"``, ``"integer"``,
+    ``"number"``, or ``None`` (anything else: a callable, a mask, a dtype — not checked here)."""
+    d = p.default
+    if isinstance(d, bool):
+        return "bool"
+    names = _type_names(p.annotation) - {"NoneType"} if p.annotation is not p.empty else set()
+    if names == {"bool"}:
+        return "bool"
+    if names == {"int"}:
+        return "integer"
+    if names & {"float", "number"} and not names & {"str", "Any", "Callable", "dtype"}:
+        return "number"
+    if not names and isinstance(d, (int, float)):
+        return "number"
+    return None
+
+
+def _type_names(annotation) -> set[str]:
+    import typing
+
+    if isinstance(annotation, str):
+        return {w.strip() for w in annotation.replace("|", ",").replace("[", ",").replace("]", ",").split(",")
+                if w.strip()} | ({"float"} if "Scalar" in annotation or "ArrayLike" in annotation else set())
+    args = typing.get_args(annotation)
+    if args:
+        return set().union(*(_type_names(a) for a in args))
+    return {getattr(annotation, "__name__", str(annotation))}
+
+
+def _check_value(v, field_: str, kind: str, x, dtype: str, what: str) -> None:
+    if kind == "bool":
+        if not isinstance(x, bool):
+            v.fail(field_, f"true or false ({what} is a switch)", x)
+        return
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        v.fail(field_, f"{'an integer' if kind == 'integer' else 'a number'} ({what})", x)
+    if kind == "integer" and not float(x).is_integer():
+        v.fail(field_, f"an integer ({what})", x)
+    if not math.isfinite(x):
+        v.fail(field_, f"a finite number ({what})", x)
+    big = float(np.finfo(dtype).max)
+    if abs(x) > big:
+        v.fail(field_, f"a number representable in {dtype} (|x| ≤ {big:.4g})", x)
+
+
+def _check_types(v, axes, opt: OptimizerSpec, sched: ScheduleSpec, dtype: str) -> None:
+    """Every optimizer and schedule hyperparameter's type, against the factory's signature and defaults
+    (a string or ``true`` where a number is expected, a number where a switch is), and every swept
+    value representable in the sweep's dtype (1e39 is ``inf`` in float32)."""
+    big = float(np.finfo(dtype).max)
+    for a in axes:
+        if not a.categorical:
+            x = max(a.values, key=abs)
+            if abs(x) > big:
+                v.fail(f"axes.{a.name}.values", f"numbers representable in {dtype} (|x| ≤ {big:.4g})", x)
+    if not v.resolve:
+        return
+    try:
+        params = _optimizers._signature(_optimizers.resolve_optimizer(opt.builder))
+    except ValueError:
+        params = {}
+    what = f"optax.{opt.name}" if opt.factory is None else f"optimizer {opt.name}"
+    for k, x in opt.params.items():
+        kind = _kind(params[k]) if k in params else None
+        if k == "learning_rate":
+            kind = None if isinstance(x, dict) else "number"  # groups: checked with the routes
+        if kind is not None:
+            _check_value(v, f"optimizer.{k}", kind, x, dtype, f"{k} of {what}")
+    for a in axes:
+        c = canonical(a.name)
+        if c in params and _kind(params[c]) == "bool":
+            v.fail(f"axes.{a.name}", f"a numeric hyperparameter ({c} of {what} is a switch)", a.name)
+    if callable(sched.name):
+        return
+    known = _schedules.describe_schedules()
+    for name, given in [(sched.name, sched.params), *sched.variants.items()]:
+        for k, x in given.items():
+            d = known.get(name, {}).get(k)
+            kind = "bool" if isinstance(d, bool) else "number" if isinstance(d, (int, float)) else None
+            if kind is not None:
+                _check_value(v, f"schedule.{k}" if name == sched.name else f"schedule.{name}.{k}", kind, x, dtype,
+                             f"{k} of schedule {name!r}")
+
+
+def _sorted_boundary_axis(v, axes: tuple, name: str | None) -> tuple:
+    """The boundary axis in increasing order (the search brackets sign changes between neighbours);
+    repeated values are refused."""
+    if name is None:
+        return axes
+    a = next(x for x in axes if x.name == name)
+    if len(set(a.values)) != len(a.values):
+        v.fail(f"axes.{name}.values", "distinct values on the boundary axis",
+               next(x for x in a.values if a.values.count(x) > 1))
+    if list(a.values) == sorted(a.values):
+        return axes
+    return tuple(dataclasses.replace(x, values=tuple(sorted(x.values))) if x.name == name else x for x in axes)
 
 
 def _boundary_spec(v, t: dict, axes) -> BoundarySpec:

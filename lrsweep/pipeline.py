@@ -29,7 +29,7 @@ from lrsweep import devices as _devices
 from lrsweep import grid as _grid
 from lrsweep import reference as _reference
 from lrsweep import store as _store
-from lrsweep.config import SweepSpec
+from lrsweep.config import SweepError, SweepSpec
 from lrsweep.engine import Program
 from lrsweep.outcomes import OUTCOME_NAMES
 from lrsweep.store import SweepResult, git_state, host, save, versions
@@ -46,7 +46,7 @@ TABLE_IN_MEMORY = 1 << 22
 
 def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True,
         chunk_size: int | None = None, figures: bool = False, devices: int | None = None,
-        overwrite: bool = False, distributed: bool = False) -> SweepResult | None:
+        overwrite: bool = False, distributed: bool = False, force: bool = False) -> SweepResult | None:
     """Run ``spec``: one compiled program over the grid, then boundary refinement and theory.
 
     With ``out``, every finished chunk is written to ``out/chunks/`` atomically before the next one
@@ -67,24 +67,58 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         (:func:`lrsweep.devices.initialize`): each runs every ``P``-th chunk on its local devices,
         process 0 gathers the metrics (JAX collectives), writes and returns the result; the others
         return ``None``. The table is identical to a single-process run's.
+      force: start even when the estimated disk or memory (:func:`lrsweep.store.estimate`; the CLI
+        prints it) exceeds what is free.
     """
     started = _now()
     phases = Phases()
-    with phases("setup"):  # the problem, XLA's cost and memory analyses, the chunking
-        program = Program(spec, chunk_size=chunk_size, devices=devices)
-    with phases("check"):
-        program.check()  # every failure here is a SweepError, before anything is written
     lead = not distributed or _devices.process_index() == 0
+    _store.check_size(spec, Path(out) if out is not None and lead else None, force=force,
+                      in_memory=TABLE_IN_MEMORY)  # from the axis lengths alone, before anything is built
+
+    def checked() -> Program:
+        import warnings
+
+        try:
+            with warnings.catch_warnings():  # a complex loss is refused by the checks, not cast with a warning
+                warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+                with phases("setup"):  # the problem, XLA's cost and memory analyses, the chunking
+                    program = Program(spec, chunk_size=chunk_size, devices=devices)
+                with phases("check"):
+                    program.check()  # every failure here is a SweepError, before anything is written
+        except SystemExit as e:  # user code that calls sys.exit() is an error of that code, not an exit
+            raise SweepError(spec.source, "loss", "a loss that returns", raw=f"{spec.source}: loss "
+                             f"({spec.loss.name}) failed: it called sys.exit({e.code!r})") from None
+        return program
+
     if out is None or not lead:
-        return _run(spec, program, out if lead else None, None, progress and lead, figures, started, distributed,
+        return _run(spec, checked(), out if lead else None, None, progress and lead, figures, started, distributed,
                     phases)
     out = Path(out)
-    with _store.Lock(out):
+    with _store.Lock(out):  # before tracing: a second writer is refused at once
+        program = checked()
         ledger = _store.Ledger.open(out, spec, {"name": spec.name, "source": spec.source, "started": started,
                                                 "configurations": spec.size, "steps": spec.steps,
                                                 "fingerprint": fingerprint(spec)},
                                     overwrite=overwrite)
         return _run(spec, program, out, ledger, progress, figures, started, distributed, phases)
+
+
+def _annotated(spec, program, boundary, phases):
+    """The reference columns (theory, sharpness), which never kill a finished run: where they fail, they
+    stay empty and ``theory_status`` says why."""
+    try:
+        return _reference.annotate(spec, program, boundary, phases)
+    except Exception as e:  # noqa: BLE001
+        if boundary is None:
+            return boundary
+        out = boundary.copy()
+        for c in ("theory_lambda_max", "theory", "theory_finite", "sharpness", "sharpness_prediction"):
+            out[c] = np.nan
+        msg = (str(e).strip().splitlines() or [""])[0]
+        out["theory_status"] = f"not computed: {type(e).__name__}: {msg}"[:200]
+        print(f"lrsweep: warning: reference columns left empty: {type(e).__name__}: {msg}", file=sys.stderr)
+        return out
 
 
 def fingerprint(spec: SweepSpec) -> dict:
@@ -183,7 +217,7 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
         refine_seconds = time.perf_counter() - t1
         phases.seconds["refine"] = refine_seconds
         refine_configs = counted["n"]
-        boundary = _reference.annotate(spec, program, boundary, phases)  # theory, sharpness: stored for the figures
+        boundary = _annotated(spec, program, boundary, phases)  # theory, sharpness: stored for the figures
 
     with phases("trajectories"):
         trajectories = _trajectories(spec, program) if spec.trajectories is not None else None

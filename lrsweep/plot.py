@@ -129,8 +129,11 @@ def plot_boundary_curve(result: SweepResult, ax, *, along: str, where: dict | No
                        zorder=2)
         f.set_gid("theory-finite")
     ax.set_xscale("log" if xlog else "linear")
-    lo, hi = np.nanmin(b["critical"]), np.nanmax(b["critical"])
-    ax.set_yscale("log" if _is_log(result, spec.boundary.axis) and hi / lo > 10 else "linear")
+    if len(b):
+        lo, hi = np.nanmin(b["critical"]), np.nanmax(b["critical"])
+        ax.set_yscale("log" if _is_log(result, spec.boundary.axis) and hi / lo > 10 else "linear")
+    else:
+        _note(ax, "no slice has a critical value (every run diverged, or none did)")
     ax.set_xlabel(label(along))
     ax.set_ylabel("critical " + label(spec.boundary.axis))
     ax.legend(fontsize="x-small", loc="best")
@@ -180,11 +183,13 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
     colours = figstyle.colours()
     b = result.boundary
     floor = result.spec.criteria.converge_tol * 1e-3
+    drawn = []  # every y value put on the log axis
     for i, (key, g) in enumerate(groups):
         g = g.sort_values(x)
         c = colours[i % len(colours)] if by is not None else "0.3"
         final = np.where(g["diverged"], np.nan, np.clip(g["final_loss"].to_numpy(float), floor, None))
         best = np.where(g["diverged"], np.nan, np.clip(g["min_loss"].to_numpy(float), floor, None))
+        drawn += [final, best]
         name = None if key is None else f"{figstyle.short(by)} = {_fmt(key)}"
         (ln,) = ax.plot(g[x], final, "-", color=c, lw=_lw(0.9), label=name)
         ln.set_gid("final-loss")
@@ -195,6 +200,7 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
                 m = (g["outcome"] == oname).to_numpy()
                 yy = np.where(g["diverged"], top, np.clip(g["final_loss"].to_numpy(float), floor, None))
                 ax.plot(g[x][m], yy[m], "o", ms=_ms(1.6), color=col, label=oname, ls="none")
+                drawn.append(yy[m])
         if b is not None and len(b):
             bb = b if by is None else _select(b, {by: key})
             for _, row in _select(bb, where).iterrows():
@@ -204,7 +210,7 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
                     if np.isfinite(row.get(col, np.nan)):
                         ax.axvline(row[col], color="k" if by is None else c, lw=_lw(0.7), ls=ls)
     ax.set_xscale("log" if _is_log(result, x) else "linear")
-    ax.set_yscale("log")
+    _log_scale(ax, "y", drawn)
     ax.set_xlabel(label(x))
     ax.set_ylabel("loss (final —, best ···)")
     if legend:
@@ -237,7 +243,7 @@ def plot_loss_scored(result: SweepResult, ax, *, x: str, where: dict | None = No
             if np.isfinite(row.get("theory_finite", np.nan)):
                 ax.axvline(row["theory_finite"], color="k", lw=_lw(0.8), ls=":")
     ax.set_xscale("log" if _is_log(result, x) else "linear")
-    ax.set_yscale("log")
+    _log_scale(ax, "y", [y])
     return sc
 
 
@@ -253,7 +259,7 @@ def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
         ax.plot(g["step"], g[quantity], "o-", ms=_ms(2.2), lw=_lw(0.9), color=colours[i % len(colours)], label=name)
     ax.set_xlabel("step $t$")
     if quantity == "loss":
-        ax.set_yscale("log")
+        _log_scale(ax, "y", [tr["loss"].to_numpy(float)])
         ax.set_ylabel(r"loss $f(x_t)$")
     else:
         ax.axhline(0, color="0.6", lw=_lw(0.5))
@@ -288,6 +294,23 @@ def grid_array(result: SweepResult, metric: str, x: str, y: str, where: dict | N
 def as_result(result: SweepResult | str | Path) -> SweepResult:
     """``result`` itself, or the results directory it names read back from disk (tables, no rerun)."""
     return result if isinstance(result, SweepResult) else store.load(result)
+
+
+def _note(ax, text: str) -> None:
+    """A short grey note in the middle of an empty (or partly empty) panel."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize="x-small", color="0.35",
+            wrap=True, gid="note")
+
+
+def _log_scale(ax, which: str, drawn) -> None:
+    """A log ``which`` axis where the drawn values hold a finite positive one; otherwise a linear axis
+    with a note (a sweep where every run diverged, or every loss is NaN, still draws)."""
+    v = np.concatenate([np.asarray(d, float).ravel() for d in drawn]) if len(drawn) else np.zeros(0)
+    if np.any(np.isfinite(v) & (v > 0)):
+        getattr(ax, f"set_{which}scale")("log")
+    else:
+        getattr(ax, f"set_{which}scale")("linear")
+        _note(ax, "no finite loss to draw (every run diverged, or its loss is not finite)")
 
 
 def _is_log(result: SweepResult, name: str) -> bool:
@@ -645,8 +668,11 @@ def cli(args) -> int:
                              f"found {args.facet!r}")
     except (FileNotFoundError, ValueError, SweepError) as err:
         return fail(str(err))
-    paths = draw_all(result, Path(args.dir), formats=formats, kinds=kinds, style=args.style, width=args.width,
-                     facet=args.facet)
+    try:
+        paths = draw_all(result, Path(args.dir), formats=formats, kinds=kinds, style=args.style, width=args.width,
+                         facet=args.facet)
+    except OSError as err:  # a read-only results directory, a full disk …
+        return fail(f"{err.filename or args.dir}: cannot write the figure: {err.strerror or err}")
     for f in paths:
         print(f"figure: {f}")
     drawn = {p.stem for p in paths}
