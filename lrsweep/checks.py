@@ -76,7 +76,8 @@ def check_values(program) -> None:
             _schedules.validate_schedule(name, params)
         except ValueError as e:
             bad = re.match(r"schedule '\w+': (\w+)=", str(e))
-            field_ = f"axes.schedule.{bad[1]}" if bad and f"schedule.{bad[1]}" in extremes else "schedule"
+            field_ = (f"axes.schedule.{bad[1]}" if bad and f"schedule.{bad[1]}" in extremes else
+                      f"schedule.{bad[1]}" if bad else "schedule")
             raise SweepError(spec.source, field_, "valid schedule parameters",
                              raw=f"{spec.source}: {field_}: {e}") from None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -150,17 +149,10 @@ def write(results_dir: str | Path, out: str | Path | None = None, *, style: str 
     result = load(results_dir)
     out = Path(out) if out is not None else Path(results_dir) / REPORT
     text = render(result, style=style)
+    from lrsweep.store import atomic_write
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -202,6 +194,10 @@ def cli(args) -> int:
         path = write(args.dir, args.out, style=args.style)
     except (FileNotFoundError, ValueError, SweepError) as err:
         print(f"lrsweep: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a read-only results directory, --out under a file, a full disk …
+        print(f"lrsweep: error: {args.out or Path(args.dir) / REPORT}: cannot write the report: "
+              f"{err.strerror or err}", file=sys.stderr)
         return 2
     print(f"report: {path}")
     if args.screenshot:

@@ -600,7 +600,7 @@ class Ledger:
                 why = f"rows {lo}..{hi} do not fit a grid of {self.n} or overlap another chunk"
             else:
                 try:
-                    with np.load(f) as z:
+                    with open(f, "rb") as fh, np.load(fh) as z:  # np.load leaks its own handle on a bad zip
                         cols = {k: z[k] for k in z.files}
                     stamp = cols.pop(_STAMP, None)
                     if stamp is not None and str(stamp) != self.stamp:
