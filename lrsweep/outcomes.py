@@ -1,21 +1,27 @@
 """What happened to one run: the outcome enumeration, its rules, and the signed score.
 
-A run is watched after **every** update through a small carry of summaries (never the whole
-loss history): the loss ``f_t`` comes with the gradient (``jax.value_and_grad``), so reading it costs
-a few compares and selects per update, not an extra evaluation. Every summary below is therefore a
-property of the configuration alone: the observation interval ``K`` of :mod:`lrsweep.training`
-only sets how often runs are frozen, never what is reported. With ``f_t`` the loss after ``t`` updates (``t = 0 … T``), ``f*`` the
-loss's known minimum (``0`` for the divergence reference when unknown) and
-``F = diverge_factor``:
+Divergence is read at **every** update: the loss ``f_t`` comes with the gradient
+(``jax.value_and_grad``), so the rule (:func:`cross`) costs a compare and a few selects per update and
+no extra evaluation. With ``f_t`` the loss after ``t`` updates (``t = 0 … T``), ``f*`` the loss's
+known minimum (``0`` for the divergence reference when unknown) and ``F = diverge_factor``:
 
-* **diverged** at the first ``t ≥ 1`` where ``f_t`` is not finite or
-  ``|f_t − f*| > F · |f_0 − f*|``. The run is frozen there.
+* **diverged** ⇔ at **any** step ``t ≤ T`` the loss is non-finite or ``|f_t − f*| > F · |f_0 − f*|``;
+  ``divergence_step`` is the first such ``t``, ``final_loss`` the loss there. This is a property of
+  the configuration alone: neither the freeze interval ``K`` (``run.check_every``) nor the grid
+  around it can change it.
 * **converged** when it did not diverge and ``f_T − f* ≤ converge_tol``. Where the
   minimum is unknown: the loss settled, i.e. ``f_T`` is within ``converge_tol`` of
   the best loss and the last improvement larger than ``converge_tol`` happened before
   the final tenth of the run.
 * **bounded** otherwise (stayed bounded without converging: oscillating, stuck on a
   plateau, or still descending).
+
+The other summaries — best loss, convergence step, the score's mean and the growth envelopes — are
+folded in (:func:`observe`) at the observations ``t = 0, K, 2K, …, T`` of a run still alive, where
+``K`` is ``run.check_every`` or, when 0, chosen from the problem's costs and ``steps`` alone
+(:func:`lrsweep.sizing.check_every`), never from the grid: a configuration's every column is the
+same alone or inside any grid. ``f_T`` is always observed, so ``converged`` with a known minimum
+does not depend on ``K`` either.
 
 Signed score (Sohl-Dickstein-style: negative = trained, positive = diverged, the
 magnitude is the speed):
@@ -98,15 +104,41 @@ def start(f0: jax.Array, ref: jax.Array) -> Watch:
                  env2=jnp.asarray(tiny, dt))
 
 
-def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, diverge_factor: float,
-            converge_tol: float, steps: int) -> Watch:
-    """Fold ``f = f_t`` (the loss after ``t`` updates) into the watch."""
+class Crossing(NamedTuple):
+    """The divergence rule's per-update carry (all scalars): read after every update, cheaply."""
+
+    step: jax.Array    # int32: the first step whose loss broke the rule, −1 while none has
+    f: jax.Array       # the loss there
+    before: jax.Array  # the loss one step earlier (the last one within the rule)
+
+
+def no_crossing(f0: jax.Array) -> Crossing:
+    return Crossing(jnp.asarray(-1, jnp.int32), jnp.asarray(jnp.nan, f0.dtype), f0)
+
+
+def cross(c: Crossing, f: jax.Array, t: jax.Array, *, ref, limit) -> Crossing:
+    """Fold the loss ``f = f_t`` of update ``t`` into the divergence rule: broken when ``f`` is not
+    finite or ``|f − f*| > limit`` (``limit = F·gap_0``). A compare, an and and three selects."""
+    bad = ~(jnp.abs(f - ref) <= limit)  # NaN compares false: non-finite breaks the rule too
+    newly = bad & (c.step < 0)
+    return Crossing(jnp.where(newly, t.astype(jnp.int32), c.step), jnp.where(newly, f, c.f),
+                    jnp.where(bad | (c.step >= 0), c.before, f))
+
+
+def merge(w: Watch, c: Crossing) -> Watch:
+    """The watch with the divergence found by the per-update rule (at a block's end)."""
+    newly = (c.step >= 0) & ~w.diverged
+    return w._replace(diverged=w.diverged | newly, div_step=jnp.where(newly, c.step, w.div_step),
+                      f_div=jnp.where(newly, c.f, w.f_div), f_last=jnp.where(newly, c.before, w.f_last))
+
+
+def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, converge_tol: float,
+            steps: int) -> Watch:
+    """Fold ``f = f_t`` (the loss after ``t`` updates) into the summaries of a run still alive
+    (divergence is decided by :func:`cross`, at every update)."""
     dt = w.f0.dtype
     gap = jnp.abs(f - ref)
-    bad = ~jnp.isfinite(f) | (gap > diverge_factor * w.gap0)
-    newly = bad & ~w.diverged
-    diverged = w.diverged | bad
-    alive = ~diverged
+    alive = ~w.diverged
     t32 = t.astype(jnp.int32)
     if known_minimum:
         hit = alive & (w.conv_step < 0) & (f - ref <= converge_tol)
@@ -116,10 +148,7 @@ def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, d
         improved = alive & (f < w.anchor - converge_tol)
         anchor = jnp.where(improved, f, w.anchor)
         conv_step = jnp.where(improved | (w.conv_step < 0), t32, w.conv_step)
-    return Watch(
-        f0=w.f0, gap0=w.gap0, diverged=diverged,
-        div_step=jnp.where(newly, t32, w.div_step),
-        f_div=jnp.where(newly, f, w.f_div),
+    return w._replace(
         f_min=jnp.where(alive, jnp.minimum(w.f_min, f), w.f_min),
         f_last=jnp.where(alive, f, w.f_last),
         conv_step=conv_step, anchor=anchor,

@@ -25,7 +25,7 @@ MAX_CHUNKS = 1024  # ... and at most this many chunks in a sweep
 
 @dataclass(frozen=True)
 class Costs:
-    """XLA's cost (flops + bytes accessed / 4) of one watched update and one freeze, and the bytes one
+    """XLA's cost (flops + bytes accessed / 4) of one update and one block's end, and the bytes one
     configuration needs (parameters, optimizer state, summaries, the update's temporaries)."""
 
     update: float
@@ -57,18 +57,21 @@ def measure(setup: Setup, data: dict) -> Costs:
         f = setup.loss_at(v, data, 0)(params, jnp.asarray(0, jnp.int32))
         return _outcomes.start(f, setup.reference())
 
-    def step(v, data):  # one watched update: gradient and loss, update, apply, the divergence rule
-        params, opt, st = _training.start(setup, v)
-        observe = functools.partial(_outcomes.observe, ref=setup.reference(), known_minimum=setup.known_minimum,
-                                    diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol,
-                                    steps=spec.steps)
-        upd = _training.watched_update_fn(setup.loss_at(v, data, 0), opt, observe)  # one epoch's order
-        return upd((params, st, watch0(v, data)), jnp.asarray(0, jnp.int32))[0]
-
-    def look(v, data):  # the end of a block: the freeze of parameters and optimizer state
+    def step(v, data):  # one update: gradient and loss, update, apply, the divergence rule
         params, opt, st = _training.start(setup, v)
         w = watch0(v, data)
-        return jax.tree.map(lambda a: _training.freeze(w.diverged, a, a + 1), (params, st))
+        cross = functools.partial(_outcomes.cross, ref=setup.reference(), limit=crit.diverge_factor * w.gap0)
+        upd = _training.watched_update_fn(setup.loss_at(v, data, 0), opt, cross)  # one epoch's order
+        return upd((params, st, _outcomes.no_crossing(w.f0)), jnp.asarray(0, jnp.int32))[0]
+
+    def look(v, data):  # a block's end: the loss, the summaries and the freeze
+        params, opt, st = _training.start(setup, v)
+        w = _outcomes.merge(watch0(v, data), _outcomes.no_crossing(jnp.zeros((), setup.dtype)))
+        f = setup.loss_at(v, data, 0)(params, jnp.asarray(0, jnp.int32))
+        w = _outcomes.observe(w, f, jnp.asarray(1, jnp.int32), ref=setup.reference(),
+                              known_minimum=setup.known_minimum, converge_tol=crit.converge_tol, steps=spec.steps)
+        keep = jax.tree.map(lambda a: _training.freeze(w.diverged, a, a + 1), (params, st))
+        return keep, w
 
     def cost(fn):
         c = jax.jit(fn).lower(d, abstract).cost_analysis() or {}
@@ -84,20 +87,21 @@ def measure(setup: Setup, data: dict) -> Costs:
             temp = int(getattr(memory, "temp_size_in_bytes", 0) or 0)
     except Exception:  # noqa: BLE001  (a program that fails to trace is reported by the engine's check)
         return Costs(1.0, 10.0, 0, data_bytes)
-    watch = len(_outcomes.Watch._fields) * setup.dtype.itemsize  # the per-run summaries in the carry
+    watch = (len(_outcomes.Watch._fields) + len(_outcomes.Crossing._fields)) * setup.dtype.itemsize  # summaries, rule
     state_bytes = int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))) + watch + temp
     return Costs(per_update, per_look, state_bytes, data_bytes)
 
 
 def check_every(spec, costs: Costs) -> int:
-    """The freeze interval ``K`` when ``run.check_every = 0``.
+    """The block length ``K`` when ``run.check_every = 0``: how often runs are frozen and the
+    summaries observed.
 
-    Every update's loss is read whatever ``K`` (:mod:`lrsweep.training`); ``K`` only sets how often
-    diverged runs are frozen (a ``jnp.where`` over parameters and optimizer state), so it changes
-    speed, never results. From XLA's cost analysis of one configuration (flops + bytes/4 of one
-    watched update, and of one freeze): the smallest of 10, 20, 50, 100 for which a freeze costs at
-    most 10% of ``K`` updates, and at most ``T/10``. A cheap update (x²: a few flops) gets
-    ``K = 100``; a network's, ``K = 10``.
+    Divergence is read at every update whatever ``K`` (:mod:`lrsweep.outcomes`). ``K`` is chosen from
+    XLA's cost analysis of one configuration (flops + bytes/4 of one update with the divergence
+    rule, and of one block's end: the loss, the summaries, the freeze) and from ``steps`` — never
+    from the grid's size, so a configuration's every column is the same alone or in any grid: the
+    smallest of 10, 20, 50, 100 for which a block's end costs at most 10% of ``K`` updates, and at
+    most ``T/10``. A cheap update (x²: a few flops) gets ``K = 100``; a network's, ``K = 10``.
     """
     K = next((k for k in (10, 20, 50, 100) if costs.look <= 0.1 * k * costs.update), 100)
     return max(1, min(K, spec.steps // 10))

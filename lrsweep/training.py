@@ -61,16 +61,17 @@ def update_fn(loss_at, opt: optax.GradientTransformation):
     return update
 
 
-def watched_update_fn(loss_at, opt: optax.GradientTransformation, observe):
-    """:func:`update_fn` that also folds its loss ``f_t`` into the run's :class:`~lrsweep.outcomes.Watch`:
-    ``((params, state, watch), t) -> ((params', state', watch'), None)``. The divergence rule reads
-    every update's loss this way, at the cost of a few compares and selects."""
+def watched_update_fn(loss_at, opt: optax.GradientTransformation, cross):
+    """:func:`update_fn` that also folds its loss ``f_t`` into the divergence rule
+    (:func:`lrsweep.outcomes.cross`): ``((params, state, crossing), t) -> ((params', state',
+    crossing'), None)``. The rule reads every update's loss this way, at the cost of a compare and
+    a few selects."""
     update = update_fn(loss_at, opt)
 
     def watched(carry, t):
-        params, state, watch = carry
+        params, state, crossing = carry
         (params, state), f = update((params, state), t)
-        return (params, state, observe(watch, f, t)), None
+        return (params, state, cross(crossing, f, t)), None
 
     return watched
 
@@ -87,12 +88,14 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     """Metrics of one configuration (and, with ``record``, its loss and first ``record`` parameters
     before every update and after the last).
 
-    Every update ``t`` reads its loss ``f_t`` (from ``value_and_grad``) into the watch, and the final
-    loss ``f_T`` is read after the last, so the outcome, the divergence step and every summary are the
-    same whatever ``K``. The updates run in an outer ``lax.scan`` over blocks of ``K``; at the end of
-    a block a run found diverged is frozen (``jnp.where`` over parameters and optimizer state once
-    per block, the costly part on a network). A run that diverged inside a block keeps updating to
-    the block's end, so its final parameters depend on ``K``: the columns evaluated on them
+    Every update ``t`` feeds its loss ``f_t`` (from ``value_and_grad``) to the divergence rule
+    (:func:`lrsweep.outcomes.cross`), and ``f_T`` is read after the last, so the outcome, the
+    divergence step and the final loss are the same whatever ``K``. The updates run in an outer
+    ``lax.scan`` over blocks of ``K``; at a block's end the divergence found is merged into the
+    watch, the summaries observe ``f_t`` (:func:`lrsweep.outcomes.observe`), and a run that had
+    diverged before the block is frozen (``jnp.where`` over parameters and optimizer state once per
+    block, the costly part on a network). A run that diverged inside a block keeps updating to the
+    block's end, so its final parameters depend on ``K``: the columns evaluated on them
     (:func:`end_of_run`) are NaN for diverged runs. ``record``: ``K = 1``.
     """
     spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
@@ -102,26 +105,30 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     ref = setup.reference()
     loss_at = setup.loss_at(v, data, T)
     observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=setup.known_minimum,
-                                diverge_factor=crit.diverge_factor, converge_tol=crit.converge_tol, steps=T)
-    update = watched_update_fn(loss_at, opt, observe)
+                                converge_tol=crit.converge_tol, steps=T)
     minibatches = problem.data is not None and problem.batch_size is not None
 
     def whole(p):  # the loss on the whole training data
         return loss_at(p, jnp.asarray(0, jnp.int32), data["train"])
 
-    def block(carry, t, n):
-        """Updates ``t−n … t−1``, each watched; then runs found diverged are frozen."""
-        params, state, watch = carry
-        ts = t - n + jnp.arange(n, dtype=jnp.int32)
-        frozen = watch.diverged
-        new_params, new_state, watch = jax.lax.scan(update, (params, state, watch), ts, unroll=UNROLL)[0]
-        params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
-        state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
-        return params, state, watch
-
     zero = jnp.asarray(0, jnp.int32)
     f0 = whole(params) if minibatches else loss_at(params, zero)
-    carry = (params, state, _outcomes.start(f0, ref))
+    watch = _outcomes.start(f0, ref)
+    cross = functools.partial(_outcomes.cross, ref=ref, limit=crit.diverge_factor * watch.gap0)
+    update = watched_update_fn(loss_at, opt, cross)
+
+    def block(carry, t, n):
+        """Updates ``t−n … t−1``, each read by the divergence rule; then the block's end."""
+        params, state, watch, crossing = carry
+        ts = t - n + jnp.arange(n, dtype=jnp.int32)
+        frozen = watch.diverged
+        new_params, new_state, crossing = jax.lax.scan(update, (params, state, crossing), ts, unroll=UNROLL)[0]
+        params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
+        state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
+        watch = _outcomes.merge(watch, crossing)
+        return params, state, observe(watch, loss_at(params, t), t), crossing
+
+    carry = (params, state, observe(watch, loss_at(params, zero) if minibatches else f0, zero), _outcomes.no_crossing(f0))
     ys = None
     if record is not None:
         def emit(params, watch, t):  # loss and parameters *before* the update t
@@ -139,9 +146,11 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
         carry = jax.lax.scan(lambda c, t: (block(c, t, K), None), carry, K * jnp.arange(1, m + 1, dtype=jnp.int32))[0]
         if r:
             carry = block(carry, jnp.asarray(T, jnp.int32), r)
-    params, _, watch = carry
+    params, _, watch, crossing = carry
+    # f_T, after the last update: the rule's last reading (the block's end observed it for the summaries)
     tT = jnp.asarray(T, jnp.int32)
-    watch = observe(watch, loss_at(params, tT), tT)  # f_T: the loss after the last update
+    fT = loss_at(params, tT)
+    watch = _outcomes.merge(watch, cross(crossing, fT, tT))
     if minibatches:  # final (and convergence) on the whole data: the run's last minibatch is one sample of it
         watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, whole(params)))
     metrics = _outcomes.finish(watch, ref=ref, known_minimum=setup.known_minimum, converge_tol=crit.converge_tol,

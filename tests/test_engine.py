@@ -65,7 +65,7 @@ def test_a_refinement_round_runs_in_a_chunk_of_its_own_size_with_the_same_result
     """A few configurations are not padded to the sweep's chunk (a second executable, sized to the round),
     and every configuration's metrics are bit-identical to the grid's: the same B-wide block computes it."""
     spec = small(axes={"learning_rate": {"min": 1e-3, "max": 3.0, "num": 4096, "scale": "log"},
-                       "momentum": {"values": [0.5]}})
+                       "momentum": {"values": [0.5]}}, run={"batch": 64})
     p = Program(spec)
     lr = np.asarray(spec.axis("learning_rate").values)
     whole = p.evaluate({"learning_rate": lr, "momentum": np.full(4096, 0.5)})
