@@ -177,7 +177,8 @@ def check_trace(program) -> None:
             raise
         except (Exception, SystemExit) as e:  # a hyperparameter optax checks in Python, a user loss that fails …
             raise SweepError(spec.source, "axes", "hyperparameters that can be traced (swept)",
-                             raw=f"{spec.source}: the sweep program failed to trace: {_first_line(e)}") from None
+                             raw=f"{spec.source}: axes: expected a program that traces with these hyperparameters "
+                                 f"and loss ({spec.loss.name}), found: {_first_line(e)}") from None
 
 
 def check_memory(program) -> None:

@@ -290,7 +290,8 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
             axes = raw.setdefault("axes", {})
             if not isinstance(axes, dict):
                 raise SweepError(source, key, "a table", raw=f"{source}: --set {key}: axes is not a table")
-            if len(parts) > 2 and parts[-1] in _AXIS_FIELDS:
+            if len(parts) > 2 and parts[-1] in _AXIS_FIELDS and not isinstance(value, dict):  # a table is an axis:
+                # `axes.init.scale={values=[…]}` is the init.scale axis, not the `scale` field of an axis `init`
                 name = ".".join(parts[1:-1]).strip("\"'")
                 axis = axes.setdefault(name, {})
                 if not isinstance(axis, dict):
@@ -773,8 +774,10 @@ def _check_one_name(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: Schedule
               for g in (opt.params.get("learning_rate") if isinstance(opt.params.get("learning_rate"), dict) else {})}
     fixed |= {f"schedule.{p}": f"schedule.{p}" for p in sched.params}
     fixed |= {f"loss.{p}": f"loss.{p}" for p in loss.params}
-    fixed |= {f"init.{p}": f"init.{p}" for p in ("scale", "index") if p in init_raw}
-    fixed |= {"seed": "init.seed"} if "seed" in init_raw else {}
+    # [init] always holds scale/index/seed in a resolved sweep.toml: only a value other than the default
+    # beside an axis of the same name is a second name
+    fixed |= {f"init.{p}": f"init.{p}" for p, d in (("scale", 1.0), ("index", 0)) if init_raw.get(p, d) != d}
+    fixed |= {"seed": "init.seed"} if init_raw.get("seed", 0) != 0 else {}
     for c, axis in seen.items():
         if c in fixed:
             v.fail(fixed[c], f"a fixed value or an axis, not both (axes.{axis} sweeps it)", "both")

@@ -130,6 +130,7 @@ NAMES = [
      "schedule.decay_rate"),
     ("loss-fixed-and-axis", ["loss.curvature_scale=2.0", "axes.loss.curvature_scale={values=[1.0, 2.0]}"],
      "loss.curvature_scale"),
+    ("init-scale-and-axis", ["init.scale=2.0", "axes.init.scale={values=[1.0, 2.0]}"], "init.scale"),
 ]
 
 
