@@ -153,6 +153,7 @@ def test_score_grid_npz_stands_in_for_a_dropped_table(tmp_path):
     rng = np.random.default_rng(3)
     a0, a1 = np.geomspace(1, 10, 5), np.geomspace(2, 20, 4)
     score = rng.standard_normal(20)
+    score[3], score[7] = 1e-60, -1e-50  # below float32's range: the sign must survive
     perm = rng.permutation(20)  # the table's rows in any order; 'config' is the row-major index
     table = pd.DataFrame({"config": perm, "score": score[perm], "diverged": score[perm] > 0})
     axes = [SimpleNamespace(name="learning_rate.layer0", values=a0), SimpleNamespace(name="learning_rate.layer1",
@@ -160,7 +161,9 @@ def test_score_grid_npz_stands_in_for_a_dropped_table(tmp_path):
     result = SimpleNamespace(spec=SimpleNamespace(shape=(5, 4), axes=axes), table=table)
     out = fractal.write_score_grid(result, tmp_path)
     assert out.name == fractal.SCORE_GRID
-    np.testing.assert_array_equal(fractal.load_grid(tmp_path), score.reshape(5, 4))
+    back = fractal.load_grid(tmp_path)
+    np.testing.assert_allclose(back, score.reshape(5, 4), rtol=1e-7, atol=1e-44)
+    np.testing.assert_array_equal(np.sign(back), np.sign(score.reshape(5, 4)))
     with np.load(out) as z:
         np.testing.assert_array_equal(z["diverged"], score.reshape(5, 4) > 0)
         np.testing.assert_array_equal(z["axis0"], a0)
