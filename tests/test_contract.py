@@ -305,6 +305,15 @@ def finished(tmp_path_factory):
     return d / "out"
 
 
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    """The finished results of another sweep (12 steps instead of 10)."""
+    d = tmp_path_factory.mktemp("other")
+    (d / "o.toml").write_text(BASE.replace("steps = 10", "steps = 12"))
+    assert main(["run", str(d / "o.toml"), "--out", str(d / "out"), "--quiet", "--no-figures"]) == 0
+    return d / "out"
+
+
 def _copy(finished, tmp_path):
     return shutil.copytree(finished, tmp_path / "res")
 
@@ -343,10 +352,16 @@ def _interrupted(tmp_path, capsys, monkeypatch, after: int, sets=("run.chunk_siz
     return tmp_path / "out"
 
 
+_REFERENCE = {}
+
+
 def _reference_table(tmp_path, capsys):
-    rc, err = run(tmp_path, capsys, out="ref")
-    assert rc == 0, err
-    return pd.read_parquet(tmp_path / "ref" / "table.parquet")
+    """The uninterrupted run's table (computed once per test session)."""
+    if "table" not in _REFERENCE:
+        rc, err = run(tmp_path, capsys, out="ref")
+        assert rc == 0, err
+        _REFERENCE["table"] = pd.read_parquet(tmp_path / "ref" / "table.parquet")
+    return _REFERENCE["table"]
 
 
 def _savez(f, **arrays):
@@ -390,13 +405,8 @@ FOREIGN = [  # plot/report refuse a results directory whose files do not belong 
 
 @pytest.mark.parametrize("command", ["plot", "report"])
 @pytest.mark.parametrize("name, damage", [c[1:] for c in FOREIGN], ids=[c[0] for c in FOREIGN])
-def test_8_foreign_or_unreadable_results_are_refused(finished, tmp_path, capsys, name, damage, command, request):
+def test_8_foreign_or_unreadable_results_are_refused(finished, other, tmp_path, capsys, name, damage, command):
     res = _copy(finished, tmp_path)
-    other = tmp_path / "other"
-    if "of-another" in request.node.callspec.id:
-        (tmp_path / "o.toml").write_text(BASE.replace("steps = 10", "steps = 12"))
-        assert main(["run", str(tmp_path / "o.toml"), "--out", str(other), "--quiet", "--no-figures"]) == 0
-        capsys.readouterr()
     damage(res, other)
     before = sorted(p.name for p in res.iterdir())
     rc, err = cli([command, res], capsys)
