@@ -279,7 +279,8 @@ class Size:
     memory: int   # bytes of host memory: the boundary search's whole-grid columns, the in-memory table
 
     def text(self) -> str:
-        return f"{self.configurations:,} configurations: about {_bytes(self.disk)} on disk, {_bytes(self.memory)} of memory"
+        return (f"{self.configurations:,} configurations: up to {_bytes(self.disk)} on disk, "
+                f"{_bytes(self.memory)} of memory")
 
 
 def _bytes(n: float) -> str:
@@ -291,10 +292,11 @@ def _bytes(n: float) -> str:
 
 
 def estimate(spec: SweepSpec, in_memory: int = 1 << 22) -> Size:
-    """Disk and host memory of ``spec``: 8 bytes per axis value and metric per configuration, twice on
-    disk (chunks, then the table); in memory the boundary search's two whole-grid columns, and the table
-    itself when the grid has at most ``in_memory`` configurations (the size is a product of the axis
-    lengths, never an array).
+    """Disk and host memory of ``spec``, an upper bound: 8 bytes per axis value and metric per configuration,
+    twice on disk (chunks, then the table); in memory the boundary search's two whole-grid columns, and
+    the table itself when the grid has at most ``in_memory`` configurations (the size is a product of the
+    axis lengths, never an array). Measured on a 90,000-configuration quadratic sweep: 61 bytes per
+    configuration in chunk files and 30 in ``table.parquet``, against 304 estimated.
 
     >>> from lrsweep.config import from_dict
     >>> s = from_dict({"name": "x", "steps": 5, "loss": {"name": "quadratic", "curvatures": [1.0]},

@@ -235,7 +235,7 @@ def test_5_refused_when_memory_is_short_and_the_estimate_is_printed(tmp_path, ca
     f = tmp_path / "s.toml"
     f.write_text(BASE)
     rc, err = cli(["run", f, "--out", tmp_path / "out", "--no-figures"], capsys)  # not --quiet: the estimate
-    assert "tiny: 4 configurations: about" in err and "100 B free memory" in err
+    assert "tiny: 4 configurations: up to" in err and "100 B free memory" in err
     refused(rc, err, "of memory are available", nothing_at=tmp_path / "out")
 
 
