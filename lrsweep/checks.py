@@ -33,7 +33,19 @@ def _first_line(e: BaseException) -> str:
     text = f"{type(e).__name__}: {msg[0]}" if msg else type(e).__name__
     if type(e).__name__ in _NOT_JAX or (isinstance(e, TypeError) and "scalar" in text):
         text += " (not a JAX function: use jax.numpy on the parameters, no float(), math or NumPy calls)"
-    return text
+    return text + _user_frame(e)
+
+
+def _user_frame(e: BaseException) -> str:
+    """`` at file.py:12`` — the innermost frame of the user's own code in ``e``'s traceback ('' if none)."""
+    import os
+    import traceback
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not f.filename.startswith((here, "<")) and "site-packages" not in f.filename
+              and "/lib/python3" not in f.filename]
+    return f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
 
 
 def check_program(program) -> None:

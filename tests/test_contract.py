@@ -242,7 +242,7 @@ def test_5_refused_when_memory_is_short_and_the_estimate_is_printed(tmp_path, ca
 # ----------------------------------------------------------------------------- 6. user code
 
 USER_CASES = [
-    ("raises", "raises.py", "RuntimeError: boom in the user loss"),
+    ("raises", "raises.py", "RuntimeError: boom in the user loss at raises.py:2"),  # the user's own frame
     ("unexpected-keyword", "keyword.py", "width"),
     ("float-on-a-tracer", "floaty.py", "not a JAX function"),
     ("exit-at-import", "exit_import.py", "SystemExit: 3"),
