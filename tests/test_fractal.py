@@ -212,7 +212,7 @@ def test_offset_every_step_is_the_notebooks_train_step_not_an_offset_at_init():
     fp = _problems()
     offsets, rates, steps = [0.5, 2.0], [3.0, 20.0], 10
     spec = lrsweep.load_sweep("sweeps/fractal-init-offset-every-step.toml", [
-        f"axes.loss.init_offset=[{offsets[0]}, {offsets[1]}]", f"axes.learning_rate=[{rates[0]}, {rates[1]}]",
+        f"axes.loss.offset_every_step=[{offsets[0]}, {offsets[1]}]", f"axes.learning_rate=[{rates[0]}, {rates[1]}]",
         f"steps={steps}"])
     table = lrsweep.run(spec, progress=False).table.sort_values("config")
     once = lrsweep.run(lrsweep.load_sweep("sweeps/fractal-init-offset.toml", [

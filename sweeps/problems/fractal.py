@@ -119,7 +119,7 @@ def full_batch() -> lrsweep.Problem:
 
 
 def init_offset_every_step() -> lrsweep.Problem:
-    r"""The tanh network on its 272 examples, full batch, for the notebook's every-step offset (``loss.init_offset``).
+    r"""The tanh network on its 272 examples, full batch, for the notebook's every-step offset (``loss.offset_every_step``).
 
     The notebook's ``train_step`` in ``phase_space = 'paraminit_vs_lr'`` does, at every step,
 
@@ -133,19 +133,20 @@ def init_offset_every_step() -> lrsweep.Problem:
     ``{"layer0": u, "layer1": W1, "offset": c}``: ``init`` draws fractal_mlp's weights and adds ``c``
     once (so :math:`u_0` and :math:`f_0` are the notebook's), the loss reads ``layer0``/``layer1`` only,
     and :func:`sgd_offset_every_step` adds ``params["offset"]`` to ``layer0`` at every update. The
-    ``offset`` leaf carries ``c`` from the ``loss.init_offset`` axis to the optimizer; its gradient is zero
-    and the optimizer never changes it.
+    ``offset`` leaf carries ``c`` from the ``loss.offset_every_step`` axis to the optimizer; its gradient
+    is zero and the optimizer never changes it. (The axis is not called ``init_offset``: that name, and
+    its figure label "initial input-weight offset", belong to the offset applied once.)
     """
     base = _make(n_params(), None, "fractal_mlp (tanh, w=16), offset added at every step")
     net_init = fractal_mlp(width=WIDTH, activation=ACTIVATION, n_data=1).init
 
-    def loss(params, batch, init_offset=0.0):
-        del init_offset  # the offset is in the parameters (and the optimizer's drift), not in the loss
+    def loss(params, batch, offset_every_step=0.0):
+        del offset_every_step  # the offset is in the parameters (and the optimizer's drift), not in the loss
         return base.loss({"layer0": params["layer0"], "layer1": params["layer1"]}, batch)
 
-    def init(key, scale=1.0, init_offset=0.0):
+    def init(key, scale=1.0, offset_every_step=0.0):
         w = net_init(key, scale)
-        c = jnp.asarray(init_offset, w["layer0"].dtype)
+        c = jnp.asarray(offset_every_step, w["layer0"].dtype)
         return {"layer0": w["layer0"] + c, "layer1": w["layer1"], "offset": c}
 
     return lrsweep.Problem(loss=loss, init=init, data=base.data, batch_size=None, name=base.name)
