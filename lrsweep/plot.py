@@ -210,7 +210,8 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
                     if np.isfinite(row.get(col, np.nan)):
                         ax.axvline(row[col], color="k" if by is None else c, lw=_lw(0.7), ls=ls)
     ax.set_xscale("log" if _is_log(result, x) else "linear")
-    _log_scale(ax, "y", drawn)
+    if not _log_scale(ax, "y", drawn):  # nothing on the panel but reference lines: show the swept range
+        ax.set_xlim(t[x].min(), t[x].max())
     ax.set_xlabel(label(x))
     ax.set_ylabel("loss (final —, best ···)")
     if legend:
@@ -243,7 +244,8 @@ def plot_loss_scored(result: SweepResult, ax, *, x: str, where: dict | None = No
             if np.isfinite(row.get("theory_finite", np.nan)):
                 ax.axvline(row["theory_finite"], color="k", lw=_lw(0.8), ls=":")
     ax.set_xscale("log" if _is_log(result, x) else "linear")
-    _log_scale(ax, "y", [y])
+    if not _log_scale(ax, "y", [y]):
+        ax.set_xlim(t[x].min(), t[x].max())
     return sc
 
 
@@ -299,18 +301,21 @@ def as_result(result: SweepResult | str | Path) -> SweepResult:
 def _note(ax, text: str) -> None:
     """A short grey note in the middle of an empty (or partly empty) panel."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize="x-small", color="0.35",
-            wrap=True, gid="note")
+            gid="note")
 
 
-def _log_scale(ax, which: str, drawn) -> None:
-    """A log ``which`` axis where the drawn values hold a finite positive one; otherwise a linear axis
-    with a note (a sweep where every run diverged, or every loss is NaN, still draws)."""
+def _log_scale(ax, which: str, drawn) -> bool:
+    """A log ``which`` axis where the drawn values hold a finite positive one (returns ``True``); otherwise
+    a linear axis without ticks and a note (a sweep where every run diverged, or every loss is NaN, still
+    draws; returns ``False``)."""
     v = np.concatenate([np.asarray(d, float).ravel() for d in drawn]) if len(drawn) else np.zeros(0)
     if np.any(np.isfinite(v) & (v > 0)):
         getattr(ax, f"set_{which}scale")("log")
-    else:
-        getattr(ax, f"set_{which}scale")("linear")
-        _note(ax, "no finite loss to draw (every run diverged, or its loss is not finite)")
+        return True
+    getattr(ax, f"set_{which}scale")("linear")
+    getattr(ax, f"set_{which}ticks")([])
+    _note(ax, "no finite loss to draw\n(every run diverged,\nor its loss is not finite)")
+    return False
 
 
 def _is_log(result: SweepResult, name: str) -> bool:
