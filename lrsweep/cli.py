@@ -261,6 +261,9 @@ def _run(args) -> int:
                      overwrite=args.overwrite, distributed=args.distributed, force=args.force)
     except SweepError as e:
         return _fail(str(e))
+    except OSError as e:  # a full disk, a directory removed under the run …: every finished chunk is kept
+        return _fail(f"{e.filename or out}: {e.strerror or e} while writing the results; {out} is resumable: "
+                     "fix this and run the same command again")
     if result is None:  # a worker process of a distributed run: process 0 wrote the results
         return 0
     figures = []

@@ -296,6 +296,27 @@ def test_7_out_in_a_read_only_directory(tmp_path, capsys, monkeypatch):
     refused(rc, err, "--out", "Permission denied", nothing_at=tmp_path / "ro")
 
 
+def test_7_a_full_disk_mid_run_is_one_line_and_the_directory_resumes(tmp_path, capsys, monkeypatch):
+    ref = _reference_table(tmp_path, capsys)
+    real, calls = store.Ledger.write, {"n": 0}
+
+    def full(self, lo, hi, metrics):
+        if calls["n"] == 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self._file(lo, hi)))
+        calls["n"] += 1
+        real(self, lo, hi, metrics)
+
+    monkeypatch.setattr(store.Ledger, "write", full)
+    sets, extra = ["run.chunk_size=2", "run.batch=1"], ["--devices", "1"]
+    rc, err = run(tmp_path, capsys, sets=sets, extra=extra)
+    refused(rc, err, "No space left on device", "rows-000000000002-000000000004.npz", "resumable")
+    monkeypatch.setattr(store.Ledger, "write", real)
+    rc, err = run(tmp_path, capsys, sets=sets, extra=extra)
+    m = complete(rc, err, tmp_path / "out")
+    assert m["configurations_computed"] == 2  # the chunk written before the disk filled is kept
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "table.parquet"), ref)
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """One finished results directory (copied by the cases that change it)."""
