@@ -377,7 +377,7 @@ def from_dict(raw: dict, *, source: str = "<dict>", resolve: bool = True) -> Swe
 
     _check_routes(v, axes, loss, optimizer, schedule, init, n_points)
     _check_one_name(v, axes, loss, optimizer, schedule, v.table(raw, "init", default={}))
-    _check_types(v, axes, optimizer, schedule, dtype)
+    _check_types(v, axes, optimizer, schedule, dtype, loss)
 
     boundary = _boundary_spec(v, v.table(raw, "boundary", default={}), axes)
     axes = _sorted_boundary_axis(v, axes, boundary.axis)
@@ -829,7 +829,26 @@ def _check_value(v, field_: str, kind: str, x, dtype: str, what: str) -> None:
         v.fail(field_, f"a number representable in {dtype} (|x| ≤ {big:.4g})", x)
 
 
-def _check_types(v, axes, opt: OptimizerSpec, sched: ScheduleSpec, dtype: str) -> None:
+def _check_loss_types(v, loss: LossSpec, dtype: str) -> None:
+    """A built-in loss's fixed parameters: a switch where its default is one, a number where its default is,
+    and every number (alone or in a list) finite and representable in the dtype."""
+    if loss.problem is not None:
+        return
+    defaults = _losses.describe_losses().get(loss.name, {}) if loss.name in _losses.LOSSES else {}
+    for k, x in loss.params.items():
+        d = defaults.get(k)
+        what = f"{k} of loss {loss.name!r}"
+        if isinstance(d, bool):
+            _check_value(v, f"loss.{k}", "bool", x, dtype, what)
+        elif isinstance(d, (int, float)) or (isinstance(x, (int, float)) and not isinstance(x, bool)):
+            _check_value(v, f"loss.{k}", "number", x, dtype, what)
+        elif isinstance(x, list):
+            for y in (y for row in x for y in (row if isinstance(row, list) else [row])):
+                if isinstance(y, (int, float)) and not isinstance(y, bool):
+                    _check_value(v, f"loss.{k}", "number", y, dtype, what)
+
+
+def _check_types(v, axes, opt: OptimizerSpec, sched: ScheduleSpec, dtype: str, loss: LossSpec | None = None) -> None:
     """Every optimizer and schedule hyperparameter's type, against the factory's signature and defaults
     (a string or ``true`` where a number is expected, a number where a switch is), and every swept
     value representable in the sweep's dtype (1e39 is ``inf`` in float32)."""
@@ -856,6 +875,8 @@ def _check_types(v, axes, opt: OptimizerSpec, sched: ScheduleSpec, dtype: str) -
         c = canonical(a.name)
         if c in params and _kind(params[c]) == "bool":
             v.fail(f"axes.{a.name}", f"a numeric hyperparameter ({c} of {what} is a switch)", a.name)
+    if loss is not None:
+        _check_loss_types(v, loss, dtype)
     if callable(sched.name):
         return
     known = _schedules.describe_schedules()

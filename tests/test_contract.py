@@ -102,6 +102,11 @@ TYPES = [
     ("bool-axis", ["axes.nesterov={values=[0, 1]}"], "axes.nesterov", "switch"),
     ("schedule-string", ['schedule.name="exponential_decay"', 'schedule.transition_steps="5"',
                          "schedule.decay_rate=0.5"], "schedule.transition_steps", "a number"),
+    ("schedule-string-for-bool", ['schedule.name="exponential_decay"', "schedule.transition_steps=5",
+                                  "schedule.decay_rate=0.5", 'schedule.staircase="no"'], "schedule.staircase",
+     "true or false"),
+    ("loss-bool-for-number", ["loss.curvature_scale=true"], "loss.curvature_scale", "a number"),
+    ("loss-float32-overflow", ["loss.curvatures=[1.0, 1e39]"], "loss.curvatures", "float32"),
 ]
 
 
