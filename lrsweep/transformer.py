@@ -415,6 +415,11 @@ def lm_w64():
     return make_problem(width=64)
 
 
+def lm_w96():
+    """LM, width 96, depth 2, 4 heads, context 32, batch 8, SP."""
+    return make_problem(width=96)
+
+
 def lm_w128():
     """LM, width 128, depth 2, 4 heads, context 32, batch 8, SP."""
     return make_problem(width=128)
@@ -428,6 +433,11 @@ def lm_mup_w32():
 def lm_mup_w64():
     """LM, width 64, µP with base width 32."""
     return make_problem(width=64, mup=True, base_width=32)
+
+
+def lm_mup_w96():
+    """LM, width 96, µP with base width 32."""
+    return make_problem(width=96, mup=True, base_width=32)
 
 
 def lm_mup_w128():
