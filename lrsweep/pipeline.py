@@ -95,12 +95,12 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         return _run(spec, checked(), out if lead else None, None, progress and lead, figures, started, distributed,
                     phases)
     out = Path(out)
+    meta = {"name": spec.name, "source": spec.source, "started": started, "configurations": spec.size,
+            "steps": spec.steps, "fingerprint": fingerprint(spec)}
     with _store.Lock(out):  # before tracing: a second writer is refused at once
+        _store.Ledger.compare(out, spec, meta, overwrite=overwrite)  # and a directory of another sweep
         program = checked()
-        ledger = _store.Ledger.open(out, spec, {"name": spec.name, "source": spec.source, "started": started,
-                                                "configurations": spec.size, "steps": spec.steps,
-                                                "fingerprint": fingerprint(spec)},
-                                    overwrite=overwrite)
+        ledger = _store.Ledger.open(out, spec, meta, overwrite=overwrite)
         return _run(spec, program, out, ledger, progress, figures, started, distributed, phases)
 
 

@@ -545,13 +545,37 @@ class Ledger:
     @classmethod
     def open(cls, out: str | Path, spec: SweepSpec, manifest: dict, *, overwrite: bool = False) -> Ledger:
         """Start or resume ``spec`` in ``out``; refuse a directory holding a different sweep."""
+        out = Path(out)
+        make_dir(out)
+        ledger = cls(out, spec.size)
+        resume, diff, old_manifest = cls.compare(out, spec, manifest, overwrite=overwrite)
+        if not resume:
+            shutil.rmtree(ledger.dir, ignore_errors=True)
+        _clean(out)
+        ledger.dir.mkdir(exist_ok=True)
+        ledger.stamp = sweep_hash(spec)
+        if resume:
+            ledger._validate()
+        atomic_write(out / SWEEP, lambda p: p.write_text(sweep_text(spec)))
+        # a rerun of the same sweep keeps what the manifest knew (versions, host, times) until it is replaced
+        kept = {k: v for k, v in old_manifest.items() if k not in ("status", "chunks_done", "configurations_done",
+                                                                   "sweep_hash", "files")} \
+            if isinstance(old_manifest, dict) and not diff else {}
+        ledger.manifest = {**kept, **manifest, "status": "running"}
+        ledger._save_manifest()
+        return ledger
+
+    @staticmethod
+    def compare(out: str | Path, spec: SweepSpec, manifest: dict, *, overwrite: bool = False
+                ) -> tuple[bool, str | None, dict]:
+        """What ``out`` holds, read only: ``(resume, difference, old manifest)``; a directory holding a
+        different sweep (or the same sweep started by other code) is refused unless ``overwrite``. Cheap:
+        run before anything is traced."""
         import tomllib
 
         from lrsweep.config import SweepError
 
         out = Path(out)
-        make_dir(out)
-        ledger = cls(out, spec.size)
         resume, diff = False, None
         old_manifest = {}
         if (out / SWEEP).exists() and (out / MANIFEST).exists():
@@ -574,21 +598,7 @@ class Ledger:
                                  raw=f"{out}: holds results of a different sweep ({diff}); choose another --out, "
                                      "or pass --overwrite to replace them")
             resume = not diff and status == "running"
-        if not resume:
-            shutil.rmtree(ledger.dir, ignore_errors=True)
-        _clean(out)
-        ledger.dir.mkdir(exist_ok=True)
-        ledger.stamp = sweep_hash(spec)
-        if resume:
-            ledger._validate()
-        atomic_write(out / SWEEP, lambda p: p.write_text(sweep_text(spec)))
-        # a rerun of the same sweep keeps what the manifest knew (versions, host, times) until it is replaced
-        kept = {k: v for k, v in old_manifest.items() if k not in ("status", "chunks_done", "configurations_done",
-                                                                   "sweep_hash", "files")} \
-            if isinstance(old_manifest, dict) and not diff else {}
-        ledger.manifest = {**kept, **manifest, "status": "running"}
-        ledger._save_manifest()
-        return ledger
+        return resume, diff, old_manifest if isinstance(old_manifest, dict) else {}
 
     def _validate(self) -> None:
         """Drop chunk files that cannot be this sweep's: unreadable or truncated, stamped by another sweep,

@@ -509,6 +509,15 @@ def test_11_the_lock_is_taken_before_tracing(tmp_path, capsys, monkeypatch):
     refused(rc, err, "another lrsweep run is writing here")
 
 
+def test_11_a_directory_of_another_sweep_is_refused_before_tracing(finished, tmp_path, capsys, monkeypatch):
+    res = _copy(finished, tmp_path)
+    monkeypatch.setattr(pipeline, "Program", lambda *a, **k: pytest.fail("traced before the directory was checked"))
+    before = {p.name: p.read_bytes() for p in res.iterdir()}
+    rc, err = run(tmp_path, capsys, sets=["steps=12"], out="res")
+    refused(rc, err, "holds results of a different sweep", "steps: 10 there, 12 here", "--overwrite")
+    assert {p.name: p.read_bytes() for p in res.iterdir()} == before  # nothing written
+
+
 def test_11_overwrite_without_figures_removes_old_figures(tmp_path, capsys):
     rc, err = run(tmp_path, capsys, extra=["--format", "png"], figures=True)
     assert rc == 0 and (tmp_path / "out" / "loss.png").exists(), err
