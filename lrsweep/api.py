@@ -106,7 +106,7 @@ def sweep(problem: Problem, axes: Mapping[str, Any], *, steps: int, optimizer: s
     raw: dict[str, Any] = {
         "name": name, "steps": steps, "dtype": dtype, "loss": problem,
         "optimizer": {"name": optimizer, **dict(optimizer_params or {})},
-        "init": {"seed": seed},
+        "init": {} if "seed" in axes else {"seed": seed},
         "axes": {k: _axis(k, v) for k, v in axes.items()},
         "criteria": {"diverge_factor": diverge_factor, "converge_tol": converge_tol},
         "run": {"check_every": check_every},

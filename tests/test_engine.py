@@ -225,7 +225,7 @@ def test_plateau_parameters_are_axes(axis, values):
             "axes": {"learning_rate": {"values": [0.05, 0.1]}, **axes}, "boundary": {"max_rounds": 0}}),
             progress=False).table
 
-    swept = sweep(base, {f"schedule.{axis}": {"values": values}})
+    swept = sweep({k: x for k, x in base.items() if k != axis}, {f"schedule.{axis}": {"values": values}})
     for v in values:
         fixed = sweep({**base, axis: v}, {})
         rows = swept[np.isclose(swept[f"schedule.{axis}"], v)].reset_index(drop=True)
