@@ -44,14 +44,13 @@ RUNS = {  # results dir -> (width, parameterisation, named problem)
 }
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
 LR_LABEL = r"peak learning rate $\eta$ (AdamW)"
-CE_LABEL = "final validation loss (cross-entropy, nats/byte)"
+CE_LABEL = "final validation loss\n(cross-entropy, nats/byte)"
 
 
-def initial_valid_ce(make) -> float:
+def initial_valid_ce(problem, qk_layernorm) -> float:
     """Validation cross-entropy of the initial parameters (seed 0, init index 0: lrsweep's key)."""
-    p = make()
-    params = p.init(jax.random.fold_in(jax.random.key(0), 0))
-    return float(p.metrics["ce"](params, p.eval_data))
+    params = problem.init(jax.random.fold_in(jax.random.key(0), 0))
+    return float(problem.metrics["ce"](params, problem.eval_data, qk_layernorm=bool(qk_layernorm)))
 
 
 def critical(lr: np.ndarray, diverged: np.ndarray) -> tuple[float, float, float, int]:
@@ -78,10 +77,12 @@ def load() -> tuple[pd.DataFrame, pd.DataFrame]:
         for col, default in (("loss.qk_layernorm", 1), ("loss.z_loss", 1e-4)):
             if col not in t:
                 t[col] = default
-        f0 = initial_valid_ce(make)
-        t = t.assign(run=name, width=width, param=param, initial_valid_ce=f0)
+        problem = make()
+        f0s = {qk: initial_valid_ce(problem, qk) for qk in sorted(t["loss.qk_layernorm"].unique())}
+        t = t.assign(run=name, width=width, param=param, initial_valid_ce=t["loss.qk_layernorm"].map(f0s))
         frames.append(t)
         for (qk, z), g in t.groupby(["loss.qk_layernorm", "loss.z_loss"]):
+            f0 = f0s[qk]
             g = g.sort_values("learning_rate")
             lr = g["learning_rate"].to_numpy()
             lo, hi, crit, ntr = critical(lr, g["diverged"].to_numpy())
@@ -129,7 +130,9 @@ def fig_loss(all_runs: pd.DataFrame):
             ax.set_title(f"width {w}")
             ax.set_xlabel(LR_LABEL)
         axes[0, 0].set_ylabel(CE_LABEL)
-        axes[0, -1].legend(fontsize=6, loc="upper left")
+        richest = max(axes[0], key=lambda a: len(a.get_legend_handles_labels()[0]))
+        richest.legend(fontsize=5.5, loc="upper center", bbox_to_anchor=(0.45, 0.9), title="shaded: LR-sensitivity range; ×: diverged",
+                       title_fontsize=5.5)
         fig.tight_layout()
         _save(fig, "loss-vs-lr")
 
