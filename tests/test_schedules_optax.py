@@ -451,7 +451,7 @@ def test_aliases_in_a_categorical_axis_equal_lrsweeps_own():
 
 
 @pytest.mark.parametrize("schedule,axes,field,message", [
-    ({"name": "cosine_decay_schedule", "decay_steps": 0}, {}, "schedule", "decay_steps=0, expected > 0"),
+    ({"name": "cosine_decay_schedule", "decay_steps": 0}, {}, "schedule.decay_steps", "decay_steps=0, expected > 0"),
     ({"name": "cosine_decay_schedule", "decay_steps": 50, "alpah": 0.1}, {}, "schedule",
      "schedule 'cosine_decay_schedule' has no parameter 'alpah'; accepted: init_value, decay_steps, alpha, exponent"),
     ({"name": "cosine_decay_schedule"}, {"schedule.decay_steps": {"values": [0, 50]}}, "axes.schedule.decay_steps",
