@@ -45,7 +45,7 @@ TABLE_IN_MEMORY = 1 << 22
 
 
 def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True,
-        chunk_size: int | None = None, figures: bool = False, devices: int | None = None,
+        chunk_size: int | None = None, devices: int | None = None,
         overwrite: bool = False, distributed: bool = False, force: bool = False) -> SweepResult | None:
     """Run ``spec``: one compiled program over the grid, then boundary refinement and theory.
 
@@ -60,7 +60,6 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
       out: results directory to write (``None``: keep in memory only).
       progress: show a progress bar over chunks (a line every few seconds when not on a terminal).
       chunk_size: override ``run.chunk_size`` (configurations per device and chunk).
-      figures: also draw the default figures into ``out``.
       devices: local devices to shard over (default ``run.devices``; 0 = all).
       overwrite: replace a results directory holding a *different* sweep instead of refusing.
       distributed: this process is one of several joined by ``jax.distributed.initialize``
@@ -92,8 +91,7 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         return program
 
     if out is None or not lead:
-        return _run(spec, checked(), out if lead else None, None, progress and lead, figures, started, distributed,
-                    phases)
+        return _run(spec, checked(), out if lead else None, None, progress and lead, started, distributed, phases)
     out = Path(out)
     meta = {"name": spec.name, "source": spec.source, "started": started, "configurations": spec.size,
             "steps": spec.steps, "fingerprint": fingerprint(spec)}
@@ -101,7 +99,7 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         _store.Ledger.compare(out, spec, meta, overwrite=overwrite)  # and a directory of another sweep
         program = checked()
         ledger = _store.Ledger.open(out, spec, meta, overwrite=overwrite)
-        return _run(spec, program, out, ledger, progress, figures, started, distributed, phases)
+        return _run(spec, program, out, ledger, progress, started, distributed, phases)
 
 
 def _annotated(spec, program, boundary, phases):
@@ -161,7 +159,7 @@ class Phases:
         return timed()
 
 
-def _run(spec, program, out, ledger, progress, figures, started, distributed=False, phases=None
+def _run(spec, program, out, ledger, progress, started, distributed=False, phases=None
          ) -> SweepResult | None:
     phases = phases or Phases()
     with phases("compile"):
@@ -255,11 +253,6 @@ def _run(spec, program, out, ledger, progress, figures, started, distributed=Fal
         with phases("save"):
             save(result, out, table_file=table_file)
             ledger.finish()
-        if figures and table is not None:
-            from lrsweep import plot
-
-            with phases("figures"):
-                plot.draw_all(result, out)
         _store.write_json(out / _store.MANIFEST, result.manifest)  # with the save's own time
     if distributed:
         result.manifest["processes"] = _devices.process_count()

@@ -119,3 +119,16 @@ def test_float32_and_float64_sweeps_are_the_same_problem(loss, init):
     np.testing.assert_allclose(point("float64"), point("float32"), rtol=1e-6, atol=1e-7)
     f32, f64 = (lrsweep.run(spec(d), progress=False).table["initial_loss"].iloc[0] for d in ("float32", "float64"))
     assert f64 == pytest.approx(f32, rel=1e-5)
+
+
+def test_running_a_sweep_imports_no_plotting():
+    """One-way flow: the pipeline computes and writes; drawing is the CLI's (or the user's) next step.
+    A sweep run in a fresh process imports neither lrsweep.plot nor matplotlib."""
+    import subprocess
+    import sys
+
+    code = ("import sys, lrsweep; lrsweep.run(lrsweep.from_dict({'name': 't', 'steps': 5, 'loss': {'name': "
+            "'quadratic', 'curvatures': [1.0]}, 'axes': {'learning_rate': {'values': [0.5, 3.0]}}}), progress=False); "
+            "print(sorted(m for m in sys.modules if m in ('lrsweep.plot', 'matplotlib', 'lrsweep.figstyle')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
