@@ -165,17 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _list()
         if args.command == "report":
-            from lrsweep import report
-
-            return report.cli(args)
+            return _report(args)
         if args.command in ("suggest", "bench", "zoom"):
             from lrsweep import devices
 
             devices.host_devices()  # as `lrsweep run`: one JAX device per CPU core
         if args.command == "suggest":
-            from lrsweep import suggest
-
-            return suggest.cli(args)
+            return _suggest(args)
         if args.command == "bench":
             from lrsweep.config import SweepError
 
@@ -195,11 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"gallery: {path}")
             return 0
         if args.command in ("zoom", "dimension"):
-            from lrsweep import fractal, zoom
             from lrsweep.config import SweepError
 
             try:
-                return (zoom if args.command == "zoom" else fractal).cli(args)
+                return _zoom(args) if args.command == "zoom" else _dimension(args)
             except SweepError as e:
                 return _fail(str(e))
     except KeyboardInterrupt:
@@ -308,9 +303,126 @@ def _boundary_summary(result, limit: int = 8) -> str:
 
 
 def _plot(args) -> int:
-    from lrsweep import plot
+    """``lrsweep plot DIR [--kind K,…] [--format pdf,svg,png] [--style paper|slides] [--width one|two]
+    [--facet AXIS]``: redraw from disk."""
+    from lrsweep import figstyle, plot
+    from lrsweep.config import SweepError
+    from lrsweep.store import load
 
-    return plot.cli(args)
+    try:
+        formats = plot._split(args.format, figstyle.FORMATS, "--format")
+        kinds = plot._split(args.kind, plot.KINDS, "--kind") if args.kind else None
+        figstyle.style_path(args.style)
+        if args.width:
+            figstyle.width(args.width)
+        result = load(args.dir)
+        if args.facet and args.facet not in result.spec.axis_names:
+            raise ValueError(f"--facet: expected an axis of {args.dir} ({', '.join(result.spec.axis_names)}), "
+                             f"found {args.facet!r}")
+    except (FileNotFoundError, ValueError, SweepError) as err:
+        return _fail(str(err))
+    try:
+        paths = plot.draw_all(result, Path(args.dir), formats=formats, kinds=kinds, style=args.style,
+                              width=args.width, facet=args.facet)
+    except OSError as err:  # a read-only results directory, a full disk …
+        return _fail(f"{err.filename or args.dir}: cannot write the figure: {err.strerror or err}")
+    for f in paths:
+        print(f"figure: {f}")
+    drawn = {p.stem for p in paths}
+    for k in kinds or ():
+        if k not in drawn:
+            print(f"lrsweep: note: no {k} figure for this sweep (it needs {plot.NEEDS[k]})", file=sys.stderr)
+    return 0
+
+
+def _report(args) -> int:
+    """``lrsweep report DIR [--out FILE] [--style paper|slides] [--screenshot PNG]``."""
+    import subprocess
+
+    from lrsweep import figstyle, report
+    from lrsweep.config import SweepError
+
+    try:
+        figstyle.style_path(args.style)
+        path = report.write(args.dir, args.out, style=args.style)
+    except (FileNotFoundError, ValueError, SweepError) as err:
+        return _fail(str(err))
+    except OSError as err:  # a read-only results directory, --out under a file, a full disk …
+        return _fail(f"{args.out or Path(args.dir) / report.REPORT}: cannot write the report: {err.strerror or err}")
+    print(f"report: {path}")
+    if args.screenshot:
+        try:
+            print(f"screenshot: {report.screenshot(path, args.screenshot)}")
+        except (RuntimeError, subprocess.SubprocessError) as err:
+            print(f"lrsweep: error: --screenshot: {err}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _suggest(args) -> int:
+    """``lrsweep suggest LOSS [--set k=v] [--optimizer NAME] [--opt k=v] …``: print the recommendation."""
+    from lrsweep import suggest
+    from lrsweep.config import SweepError
+
+    try:
+        s = suggest.suggest(args.loss, suggest._pairs(args.set, "--set"), args.optimizer,
+                            suggest._pairs(args.opt, "--opt"), steps=args.steps, lr_min=args.min, lr_max=args.max,
+                            num=args.num, dtype=args.dtype, fraction=args.fraction, range_steps=args.range_steps,
+                            init=suggest._pairs(args.init, "--init") or None)
+    except (SweepError, ValueError) as e:
+        return _fail(str(e))
+    print(s.text())
+    return 0
+
+
+def _zoom(args) -> int:
+    """``lrsweep zoom RESULTS --center x,y --width w --res N [--out DIR] [--frames K --factor F]``."""
+    from lrsweep import plot, zoom
+
+    parent = Path(args.results)
+    center = zoom._pair(args.center)
+    out = Path(args.out or f"{parent}-zoom")
+    if args.frames:
+        pngs = zoom.frames(parent, center, args.factor, args.frames, args.res, out, steps=args.steps,
+                           progress=not args.quiet, overwrite=args.overwrite)
+        print(f"{len(pngs)} frames → {out / 'frames'} ({zoom.precision(parent)})")
+        return 0
+    r = zoom.zoom(parent, center, args.width, args.res, out, steps=args.steps, progress=not args.quiet,
+                  overwrite=args.overwrite)
+    paths = plot.draw_all(r, out, kinds=["phase"])
+    win = ", ".join(f"{k} ∈ [{lo:.6g}, {hi:.6g}]" for k, (lo, hi) in r.manifest["window"].items())
+    print(f"zoom depth {r.manifest['zoom_depth']} ({zoom.precision(parent)}): {win} → {out}")
+    for p in paths:
+        print(f"  figure: {p}")
+    return 0
+
+
+def _dimension(args) -> int:
+    """``lrsweep dimension RESULTS…``: the boundary's box-counting dimension of a 2-D sweep, two ways —
+    ours (:func:`lrsweep.fractal.dimension`: one least-squares slope) and the notebook's
+    (:func:`lrsweep.fractal.notebook_dimension`: the median local slope, here of one image), printed and,
+    with ``--save``, written side by side into ``dimension.json``."""
+    from lrsweep import fractal, store
+
+    for path in args.results:
+        grid = fractal.load_grid(path)
+        d = fractal.dimension(grid, min_size=args.min_size, max_fraction=args.max_fraction)
+        try:
+            nb, why = fractal.notebook_dimension(grid), ""
+        except ValueError as e:  # too small an image for porespy's 10 box sizes: ours still applies
+            nb, why = None, str(e)
+        print(f"{Path(path).name}: {d}")
+        print(f"{' ' * len(Path(path).name)}  notebook's estimator: {nb if nb is not None else 'n/a (' + why + ')'}")
+        if args.save:
+            store.write_json(Path(path) / "dimension.json", fractal.dimension_record(d, nb, why, grid.shape))
+        if args.verbose:
+            print("  box side (cells):  " + " ".join(f"{s:6d}" for s in d.sizes))
+            print("  boxes on boundary: " + " ".join(f"{c:6d}" for c in d.counts))
+        if args.verbose and nb is not None:
+            print("  notebook sizes:    " + " ".join(f"{s:6d}" for s in nb.sizes[0]))
+            print("  spanning boxes:    " + " ".join(f"{c:6d}" for c in nb.counts[0]))
+            print("  local slopes:      " + " ".join(f"{v:6.3f}" for v in nb.slopes))
+    return 0
 
 
 def _list() -> int:

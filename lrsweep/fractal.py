@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Dimension", "LocalSlopes", "box_counts", "boundary_cells", "cli", "dimension", "koch_curve",
+__all__ = ["Dimension", "LocalSlopes", "box_counts", "boundary_cells", "dimension", "koch_curve",
            "load_grid", "notebook_dimension", "score_grid", "sierpinski_triangle", "sign_change_blocks",
            "spanning_box_counts", "write_score_grid"]
 
@@ -343,43 +343,19 @@ def load_grid(path) -> np.ndarray:
     return score_grid(result, path)
 
 
-def cli(args) -> int:
-    """``lrsweep dimension RESULTS``: the boundary's box-counting dimension of a 2-D sweep, two ways.
-
-    Ours (:func:`dimension`: one least-squares slope) and the notebook's (:func:`notebook_dimension`:
-    the median local slope, here of one image), printed and, with ``--save``, written side by side.
-    """
-    from lrsweep import store
-
-    for path in args.results:
-        grid = load_grid(path)
-        d = dimension(grid, min_size=args.min_size, max_fraction=args.max_fraction)
-        try:
-            nb = notebook_dimension(grid)
-        except ValueError as e:  # too small an image for porespy's 10 box sizes: ours still applies
-            nb, why = None, str(e)
-        print(f"{Path(path).name}: {d}")
-        print(f"{' ' * len(Path(path).name)}  notebook's estimator: {nb if nb is not None else 'n/a (' + why + ')'}")
-        if args.save:
-            store.write_json(Path(path) / "dimension.json", {
-                "dimension": d.value, "stderr": d.stderr, "spread": d.spread, "fit_sizes": list(d.fit),
-                "sizes": list(d.sizes), "counts": list(d.counts), "boundary_cells": d.cells,
-                "grid": list(grid.shape), "method": "box counting of the cells with a 4-neighbour in the other "
-                "phase (score sign), dyadic boxes, least-squares slope of log N on log(1/size)",
-                "notebook": {"not_applicable": why} if nb is None else {
-                    "dimension": nb.value, "q25": nb.q25, "q75": nb.q75, "slopes": list(nb.slopes),
-                    "sizes": list(nb.sizes[0]), "counts": list(nb.counts[0]), "edge_cells": nb.cells[0],
-                    "method": "the notebook's estimate_fractal_dimension on this one image: 2 x 2 "
-                    "sign-change blocks, porespy boxcount (10 sizes from 10 cells to the grid, boxes "
-                    "holding edge and non-edge cells), median of -np.gradient(log N, log size)"}})
-        if args.verbose:
-            print("  box side (cells):  " + " ".join(f"{s:6d}" for s in d.sizes))
-            print("  boxes on boundary: " + " ".join(f"{c:6d}" for c in d.counts))
-        if args.verbose and nb is not None:
-            print("  notebook sizes:    " + " ".join(f"{s:6d}" for s in nb.sizes[0]))
-            print("  spanning boxes:    " + " ".join(f"{c:6d}" for c in nb.counts[0]))
-            print("  local slopes:      " + " ".join(f"{v:6.3f}" for v in nb.slopes))
-    return 0
+def dimension_record(d, nb, why: str, shape) -> dict:
+    """``dimension.json``: both estimates of one grid, with their methods (``nb`` None: not applicable, ``why``)."""
+    return {
+        "dimension": d.value, "stderr": d.stderr, "spread": d.spread, "fit_sizes": list(d.fit),
+        "sizes": list(d.sizes), "counts": list(d.counts), "boundary_cells": d.cells,
+        "grid": list(shape), "method": "box counting of the cells with a 4-neighbour in the other "
+        "phase (score sign), dyadic boxes, least-squares slope of log N on log(1/size)",
+        "notebook": {"not_applicable": why} if nb is None else {
+            "dimension": nb.value, "q25": nb.q25, "q75": nb.q75, "slopes": list(nb.slopes),
+            "sizes": list(nb.sizes[0]), "counts": list(nb.counts[0]), "edge_cells": nb.cells[0],
+            "method": "the notebook's estimate_fractal_dimension on this one image: 2 x 2 "
+            "sign-change blocks, porespy boxcount (10 sizes from 10 cells to the grid, boxes "
+            "holding edge and non-edge cells), median of -np.gradient(log N, log size)"}}
 
 
 def score_grid(result, path="results") -> np.ndarray:

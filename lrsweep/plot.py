@@ -649,48 +649,9 @@ def draw_all(result: SweepResult, out: str | Path, formats=("pdf", "png"), *, ki
     return paths
 
 
-def cli(args) -> int:
-    """``lrsweep plot DIR [--kind K,…] [--format pdf,svg,png] [--style paper|slides] [--width one|two]
-    [--facet AXIS]``: redraw from disk; exit 2 with a one-line message on bad input."""
-    import sys
-
-    from lrsweep.config import SweepError
-    from lrsweep.store import load
-
-    def fail(msg: str) -> int:
-        print(f"lrsweep: error: {msg}", file=sys.stderr)
-        return 2
-
-    try:
-        formats = _split(args.format, figstyle.FORMATS, "--format")
-        kinds = _split(args.kind, KINDS, "--kind") if args.kind else None
-        figstyle.style_path(args.style)
-        if args.width:
-            figstyle.width(args.width)
-        result = load(args.dir)
-        if args.facet and args.facet not in result.spec.axis_names:
-            raise ValueError(f"--facet: expected an axis of {args.dir} ({', '.join(result.spec.axis_names)}), "
-                             f"found {args.facet!r}")
-    except (FileNotFoundError, ValueError, SweepError) as err:
-        return fail(str(err))
-    try:
-        paths = draw_all(result, Path(args.dir), formats=formats, kinds=kinds, style=args.style, width=args.width,
-                         facet=args.facet)
-    except OSError as err:  # a read-only results directory, a full disk …
-        return fail(f"{err.filename or args.dir}: cannot write the figure: {err.strerror or err}")
-    for f in paths:
-        print(f"figure: {f}")
-    drawn = {p.stem for p in paths}
-    for k in kinds or ():
-        if k not in drawn:
-            print(f"lrsweep: note: no {k} figure for this sweep (it needs "
-                  f"{_NEEDS[k]})", file=sys.stderr)
-    return 0
-
-
-_NEEDS = {"phase": "two numeric axes", "boundary": "a boundary axis, a further axis and two slices that diverge",
-          "loss": "a boundary axis", "trajectories": "[trajectories] in the sweep",
-          "schedules": "a schedule axis"}
+NEEDS = {  # what each figure kind needs (the CLI's note when one is not drawn)
+    "phase": "two numeric axes", "boundary": "a boundary axis, a further axis and two slices that diverge",
+    "loss": "a boundary axis", "trajectories": "[trajectories] in the sweep", "schedules": "a schedule axis"}
 
 
 def _split(text: str, allowed, option: str) -> tuple[str, ...]:

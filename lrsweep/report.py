@@ -183,28 +183,3 @@ def screenshot(page: str | Path, png: str | Path, *, width: int = 1200, height: 
     return png
 
 
-def cli(args) -> int:
-    """``lrsweep report DIR [--out FILE] [--style paper|slides] [--screenshot PNG]``."""
-    import sys
-
-    from lrsweep.config import SweepError
-
-    try:
-        figstyle.style_path(args.style)
-        path = write(args.dir, args.out, style=args.style)
-    except (FileNotFoundError, ValueError, SweepError) as err:
-        print(f"lrsweep: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # a read-only results directory, --out under a file, a full disk …
-        print(f"lrsweep: error: {args.out or Path(args.dir) / REPORT}: cannot write the report: "
-              f"{err.strerror or err}", file=sys.stderr)
-        return 2
-    print(f"report: {path}")
-    if args.screenshot:
-        try:
-            print(f"screenshot: {screenshot(path, args.screenshot)}")
-        except (RuntimeError, subprocess.SubprocessError) as err:
-            print(f"lrsweep: error: --screenshot: {err}", file=sys.stderr)
-            return 1
-    return 0
-

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from typing import Any
 
 import jax
@@ -401,15 +400,3 @@ def _pairs(items: list[str], option: str) -> dict[str, Any]:
     return out
 
 
-def cli(args) -> int:
-    """``lrsweep suggest LOSS [--set k=v] [--optimizer NAME] [--opt k=v] …``: print the recommendation."""
-    try:
-        s = suggest(args.loss, _pairs(args.set, "--set"), args.optimizer, _pairs(args.opt, "--opt"),
-                    steps=args.steps, lr_min=args.min, lr_max=args.max, num=args.num, dtype=args.dtype,
-                    fraction=args.fraction, range_steps=args.range_steps,
-                    init=_pairs(args.init, "--init") or None)
-    except (SweepError, ValueError) as e:
-        print(f"lrsweep: error: {e}", file=sys.stderr)
-        return 2
-    print(s.text())
-    return 0

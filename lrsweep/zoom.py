@@ -30,7 +30,7 @@ import numpy as np
 from lrsweep import store
 from lrsweep.config import SweepError, SweepSpec, from_dict
 
-__all__ = ["cli", "nearest_boundary_point", "window", "zoom", "zoom_spec"]
+__all__ = ["nearest_boundary_point", "window", "zoom", "zoom_spec"]
 
 
 def window(bounds: tuple[float, float], scale: str, center: float, width: float) -> tuple[float, float]:
@@ -158,7 +158,7 @@ def _pair(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
-def _precision(parent: Path) -> str:
+def precision(parent: Path) -> str:
     """Which dtype a zoom runs in, beside its parent's: the problem is the same (random data and initial
     points are drawn in float32 and cast, :func:`lrsweep.losses.normal`), only the arithmetic is finer."""
     import tomllib
@@ -170,24 +170,3 @@ def _precision(parent: Path) -> str:
     return f"runs in float64; the parent ran in {was}, the same problem"
 
 
-def cli(args) -> int:
-    """``lrsweep zoom RESULTS --center x,y --width w --res N [--out DIR] [--frames K --factor F]``."""
-    parent = Path(args.results)
-    center = _pair(args.center)
-    if args.frames:
-        out = Path(args.out or f"{parent}-zoom")
-        pngs = frames(parent, center, args.factor, args.frames, args.res, out, steps=args.steps,
-                      progress=not args.quiet, overwrite=args.overwrite)
-        print(f"{len(pngs)} frames → {out / 'frames'} ({_precision(parent)})")
-        return 0
-    out = Path(args.out or f"{parent}-zoom")
-    r = zoom(parent, center, args.width, args.res, out, steps=args.steps, progress=not args.quiet,
-             overwrite=args.overwrite)
-    from lrsweep import plot
-
-    paths = plot.draw_all(r, out, kinds=["phase"])
-    win = ", ".join(f"{k} ∈ [{lo:.6g}, {hi:.6g}]" for k, (lo, hi) in r.manifest["window"].items())
-    print(f"zoom depth {r.manifest['zoom_depth']} ({_precision(parent)}): {win} → {out}")
-    for p in paths:
-        print(f"  figure: {p}")
-    return 0
