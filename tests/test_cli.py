@@ -115,3 +115,8 @@ def test_opening_results_never_runs_the_users_code(tmp_path):
     for cmd in (["plot", str(out), "--format", "png"], ["report", str(out)]):  # fresh processes: nothing cached
         assert subprocess.run([sys.executable, "-m", "lrsweep", *cmd], capture_output=True).returncode == 0
     assert not marker.exists()
+    # the Python API too: loading a results directory (table, boundary, spec) and drawing its figure
+    code = (f"import lrsweep; r = lrsweep.load_results({str(out)!r}); "
+            f"assert len(r.table) == 8 and r.spec.loss.name.endswith(':f'); r.plot('loss')")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+    assert not marker.exists()
