@@ -63,11 +63,13 @@ def test_kill_mid_run_then_resume_gives_the_uninterrupted_table(tmp_path):
     done = sorted((out / "chunks").glob("rows-*.npz"))
     assert 2 <= len(done) < 12, "the sweep must be interrupted mid-run"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "running" and manifest["configurations_done"] >= 128
+    # the chunk files define what is done; the manifest's count may lag the last chunk written (it is
+    # updated after the chunk's atomic write), never lead it
+    assert manifest["status"] == "running" and manifest["configurations_done"] <= 64 * len(done)
 
     spec = lrsweep.load_sweep(f)
     resumed = lrsweep.run(spec, out=out, progress=False, devices=1)
-    assert resumed.manifest["configurations_computed"] == spec.size - manifest["configurations_done"]
+    assert resumed.manifest["configurations_computed"] == spec.size - 64 * len(done)
     assert not (out / "chunks").exists()
     whole = lrsweep.run(spec, out=tmp_path / "whole", progress=False, devices=1)
     assert whole.manifest["configurations_computed"] == spec.size
