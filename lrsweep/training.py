@@ -6,14 +6,16 @@ Update ``t`` (``t = 0 … T−1``) is
 .. math:: g_t = \nabla_\theta \ell(\theta_t, B_t), \quad (u_t, s_{t+1}) = \mathrm{opt.update}(g_t, s_t, \theta_t),
           \quad \theta_{t+1} = \theta_t + u_t,
 
-with ``B_t`` the batch of update ``t`` (:mod:`lrsweep.problem`). The loss is observed after every
-update, and after the last (:mod:`lrsweep.outcomes`): the observation at ``t``
-reads ``ℓ(θ_t, B_t)`` — the loss on the batch the next update trains on (the whole data for full-batch
-problems), the value that update's ``value_and_grad`` computes. ``initial_loss`` and (for problems
-trained in minibatches) ``final_loss`` are on the whole training data; ``eval_loss`` and
-``eval_<metric>`` on ``eval_data``. A run found diverged is frozen at the end of its block of ``K = check_every`` updates: its
-parameters and optimizer state stop changing, so no NaN or overflow spreads. ``K`` sets only how
-often runs are frozen; every reported number is the same for every ``K``.
+with ``B_t`` the batch of update ``t`` (:mod:`lrsweep.problem`). The divergence rule reads the loss of
+every update, ``ℓ(θ_t, B_t)`` — the value that update's ``value_and_grad`` computes, on the batch it
+trains on (the whole data for full-batch problems) — and the loss after the last
+(:mod:`lrsweep.outcomes`). The updates run in blocks of ``K = check_every``; at a block's end runs
+found diverged are frozen (their parameters and optimizer state stop changing, so no NaN or overflow
+spreads) and the summaries observe the loss. ``initial_loss`` and (for problems trained in
+minibatches) ``final_loss`` are on the whole training data; ``eval_loss`` and ``eval_<metric>`` on
+``eval_data``. The outcome, divergence step and final loss are the same for every ``K``; the summaries
+are observed every ``K``, which :func:`lrsweep.sizing.check_every` chooses from the problem and
+``steps`` alone, never from the grid.
 """
 
 from __future__ import annotations
