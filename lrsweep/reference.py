@@ -88,19 +88,24 @@ def _slice_factors(spec, program, values: dict[str, np.ndarray], n: int) -> tupl
 
     The row is -1 for a slice under ``reduce_on_plateau`` (adaptive: no factors known in advance).
     """
-    names = program.schedule_names()
     rows: dict = {}
     table, which = [], np.full(n, -1, np.intp)
-    for i in range(n):
-        v = {k: float(x[i]) for k, x in values.items()}
-        if names[int(v.get("schedule", 0))] == "reduce_on_plateau":
-            continue
-        key = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
+    for i, key, v in _scheduled_slices(program, values, n):
         if key not in rows:
             rows[key] = len(table)
             table.append(program.schedule_factors(v))
         which[i] = rows[key]
     return (np.stack(table) if table else np.ones((1, spec.steps + 1))), which
+
+
+def _scheduled_slices(program, values: dict[str, np.ndarray], n: int):
+    """``(i, key, v)`` for every slice ``i`` whose schedule is known in advance (not ``reduce_on_plateau``):
+    its axis values ``v`` and ``key``, the schedule part of them (equal keys, equal schedules)."""
+    names = program.schedule_names()
+    for i in range(n):
+        v = {k: float(x[i]) for k, x in values.items()}
+        if names[int(v.get("schedule", 0))] != "reduce_on_plateau":
+            yield i, tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule"))), v
 
 
 # ----------------------------------------------------------------------------------- theory
@@ -199,13 +204,8 @@ def asymptotic_where_defined(spec, program, boundary: pd.DataFrame) -> pd.DataFr
         return boundary
     n = len(boundary)
     values = _slice_values(spec, boundary)
-    names = program.schedule_names()
     limit, seen = np.full(n, np.nan), {}
-    for i in range(n):
-        v = {k: float(x[i]) for k, x in values.items()}
-        if names[int(v.get("schedule", 0))] == "reduce_on_plateau":
-            continue
-        key = tuple(sorted((k, x) for k, x in v.items() if k.startswith("schedule")))
+    for i, key, v in _scheduled_slices(program, values, n):
         if key not in seen:
             try:
                 seen[key] = _schedule_limit(program, v)
