@@ -31,6 +31,7 @@ from lrsweep.configuration import Setup
 from lrsweep.problem import Problem
 
 _AXIS = "configurations"  # the mesh axis the grid is sharded over
+_LANES = "lanes"  # the vmap axis of one block of B configurations
 
 
 class Program:
@@ -78,16 +79,17 @@ class Program:
 
     # ------------------------------------------------------------------ one configuration
 
-    def run_one(self, v: dict, data: dict | None = None) -> dict[str, jax.Array]:
-        """Metrics of one configuration; ``v`` maps axis names to scalars."""
+    def run_one(self, v: dict, data: dict | None = None, lanes: str | None = None) -> dict[str, jax.Array]:
+        """Metrics of one configuration; ``v`` maps axis names to scalars (``lanes``: the name of the
+        ``vmap`` axis it is lifted over, see :func:`lrsweep.training.run`)."""
         data = self.host_data if data is None else data
-        return _training.run(self.setup, v, data, check_every=self.check_every)[0]
+        return _training.run(self.setup, v, data, check_every=self.check_every, lanes=lanes)[0]
 
     # ------------------------------------------------------------------ the grid
 
     def _block(self, values: dict[str, jax.Array], data: dict) -> dict[str, jax.Array]:
         """Metrics of ``B`` configurations: one ``vmap`` (the data shared, not mapped)."""
-        return jax.vmap(self.run_one, in_axes=(0, None))(values, data)
+        return jax.vmap(functools.partial(self.run_one, lanes=_LANES), in_axes=(0, None), axis_name=_LANES)(values, data)
 
     def _local_chunk(self, values: dict[str, jax.Array], data: dict) -> dict[str, jax.Array]:
         """Metrics of one device's ``C`` configurations: ``lax.map`` over blocks of ``B``."""

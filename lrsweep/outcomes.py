@@ -1,8 +1,8 @@
 """What happened to one run: the outcome enumeration, its rules, and the signed score.
 
 Divergence is read at **every** update: the loss ``f_t`` comes with the gradient
-(``jax.value_and_grad``), so the rule (:func:`cross`) costs a compare and a few selects per update and
-no extra evaluation. With ``f_t`` the loss after ``t`` updates (``t = 0 … T``), ``f*`` the loss's
+(``jax.value_and_grad``), so the rule (:func:`count`) costs a compare, an and and an add per update
+and no extra evaluation. With ``f_t`` the loss after ``t`` updates (``t = 0 … T``), ``f*`` the loss's
 known minimum (``0`` for the divergence reference when unknown) and ``F = diverge_factor``:
 
 * **diverged** ⇔ at **any** step ``t ≤ T`` the loss is non-finite or ``|f_t − f*| > F · |f_0 − f*|``;
@@ -104,38 +104,27 @@ def start(f0: jax.Array, ref: jax.Array) -> Watch:
                  env2=jnp.asarray(tiny, dt))
 
 
-class Crossing(NamedTuple):
-    """The divergence rule's per-update carry (all scalars): read after every update, cheaply."""
-
-    step: jax.Array    # int32: the first step whose loss broke the rule, −1 while none has
-    f: jax.Array       # the loss there
-    before: jax.Array  # the loss one step earlier (the last one within the rule)
+def within(f: jax.Array, *, ref, limit) -> jax.Array:
+    """Whether the loss ``f`` keeps the divergence rule: finite and ``|f − f*| ≤ limit``
+    (``limit = F·gap_0``). NaN compares false, so a non-finite loss breaks it."""
+    return jnp.abs(f - ref) <= limit
 
 
-def no_crossing(f0: jax.Array) -> Crossing:
-    return Crossing(jnp.asarray(-1, jnp.int32), jnp.asarray(jnp.nan, f0.dtype), f0)
+def count(n: jax.Array, f: jax.Array, t: jax.Array, *, ref, limit) -> jax.Array:
+    """Fold the loss ``f = f_t`` of reading ``t`` into the divergence rule's one per-update number.
 
-
-def cross(c: Crossing, f: jax.Array, t: jax.Array, *, ref, limit) -> Crossing:
-    """Fold the loss ``f = f_t`` of update ``t`` into the divergence rule: broken when ``f`` is not
-    finite or ``|f − f*| > limit`` (``limit = F·gap_0``). A compare, an and and three selects."""
-    bad = ~(jnp.abs(f - ref) <= limit)  # NaN compares false: non-finite breaks the rule too
-    newly = bad & (c.step < 0)
-    return Crossing(jnp.where(newly, t.astype(jnp.int32), c.step), jnp.where(newly, f, c.f),
-                    jnp.where(bad | (c.step >= 0), c.before, f))
-
-
-def merge(w: Watch, c: Crossing) -> Watch:
-    """The watch with the divergence found by the per-update rule (at a block's end)."""
-    newly = (c.step >= 0) & ~w.diverged
-    return w._replace(diverged=w.diverged | newly, div_step=jnp.where(newly, c.step, w.div_step),
-                      f_div=jnp.where(newly, c.f, w.f_div), f_last=jnp.where(newly, c.before, w.f_last))
+    ``n`` (int32) is the number of *leading* readings ``0, 1, …`` that kept the rule: reading ``t``
+    adds one exactly when all before it did (``n = t``) and it does too. After the readings
+    ``0 … T`` a run is diverged ⇔ ``n ≤ T``, and then ``n`` is its divergence step ``t_d``. A
+    compare, an and and an add, no select: the cheapest exact form of the rule.
+    """
+    return n + ((n == t) & within(f, ref=ref, limit=limit)).astype(jnp.int32)
 
 
 def observe(w: Watch, f: jax.Array, t: jax.Array, *, ref, known_minimum: bool, converge_tol: float,
             steps: int) -> Watch:
     """Fold ``f = f_t`` (the loss after ``t`` updates) into the summaries of a run still alive
-    (divergence is decided by :func:`cross`, at every update)."""
+    (divergence is decided by :func:`count`, at every update)."""
     dt = w.f0.dtype
     gap = jnp.abs(f - ref)
     alive = ~w.diverged

@@ -60,18 +60,21 @@ def measure(setup: Setup, data: dict) -> Costs:
     def step(v, data):  # one update: gradient and loss, update, apply, the divergence rule
         params, opt, st = _training.start(setup, v)
         w = watch0(v, data)
-        cross = functools.partial(_outcomes.cross, ref=setup.reference(), limit=crit.diverge_factor * w.gap0)
-        upd = _training.watched_update_fn(setup.loss_at(v, data, 0), opt, cross)  # one epoch's order
-        return upd((params, st, _outcomes.no_crossing(w.f0)), jnp.asarray(0, jnp.int32))[0]
+        count = functools.partial(_outcomes.count, ref=setup.reference(), limit=crit.diverge_factor * w.gap0)
+        upd = _training.counted_update_fn(setup.loss_at(v, data, 0), opt, count)  # one epoch's order
+        zero = jnp.asarray(0, jnp.int32)
+        return upd((params, st, zero), zero)[0]
 
-    def look(v, data):  # a block's end: the loss, the summaries and the freeze
+    def look(v, data):  # a block's end: the loss, the summaries, the restart saved and the freeze
         params, opt, st = _training.start(setup, v)
-        w = _outcomes.merge(watch0(v, data), _outcomes.no_crossing(jnp.zeros((), setup.dtype)))
+        w = watch0(v, data)
         f = setup.loss_at(v, data, 0)(params, jnp.asarray(0, jnp.int32))
         w = _outcomes.observe(w, f, jnp.asarray(1, jnp.int32), ref=setup.reference(),
                               known_minimum=setup.known_minimum, converge_tol=crit.converge_tol, steps=spec.steps)
-        keep = jax.tree.map(lambda a: _training.freeze(w.diverged, a, a + 1), (params, st))
-        return keep, w
+        frozen = f > w.f0
+        keep = jax.tree.map(lambda a: _training.freeze(frozen, a, a + 1), (params, st))
+        restart = jax.tree.map(lambda a: jnp.where(frozen, a - 1, a), (params, st))
+        return keep, restart, w
 
     def cost(fn):
         c = jax.jit(fn).lower(d, abstract).cost_analysis() or {}
@@ -87,8 +90,9 @@ def measure(setup: Setup, data: dict) -> Costs:
             temp = int(getattr(memory, "temp_size_in_bytes", 0) or 0)
     except Exception:  # noqa: BLE001  (a program that fails to trace is reported by the engine's check)
         return Costs(1.0, 10.0, 0, data_bytes)
-    watch = (len(_outcomes.Watch._fields) + len(_outcomes.Crossing._fields)) * setup.dtype.itemsize  # summaries, rule
-    state_bytes = int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))) + watch + temp
+    watch = (len(_outcomes.Watch._fields) + 4) * setup.dtype.itemsize  # summaries, the rule's count, the restart's t, f
+    state = int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes)))
+    state_bytes = 2 * state + watch + temp  # parameters and optimizer state, and their restart copy
     return Costs(per_update, per_look, state_bytes, data_bytes)
 
 

@@ -63,19 +63,37 @@ def update_fn(loss_at, opt: optax.GradientTransformation):
     return update
 
 
-def watched_update_fn(loss_at, opt: optax.GradientTransformation, cross):
-    """:func:`update_fn` that also folds its loss ``f_t`` into the divergence rule
-    (:func:`lrsweep.outcomes.cross`): ``((params, state, crossing), t) -> ((params', state',
-    crossing'), None)``. The rule reads every update's loss this way, at the cost of a compare and
-    a few selects."""
+def counted_update_fn(loss_at, opt: optax.GradientTransformation, count):
+    """:func:`update_fn` that also folds its loss ``f_t`` into the divergence rule's count
+    (:func:`lrsweep.outcomes.count`): ``((params, state, n), t) -> ((params', state', n'), f_t)``.
+    The rule reads every update's loss this way, at the cost of a compare, an and and an add."""
     update = update_fn(loss_at, opt)
 
-    def watched(carry, t):
-        params, state, crossing = carry
+    def counted(carry, t):
+        params, state, n = carry
         (params, state), f = update((params, state), t)
-        return (params, state, cross(crossing, f, t)), None
+        return (params, state, count(n, f, t)), f
 
-    return watched
+    return counted
+
+
+def locate(update, restart, t_d: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """``(f_{t_d}, f_{t_d − 1})`` of a run whose first crossing ``t_d`` lies in the block of ``k``
+    updates that starts at ``restart = (params, state, t₀, f_{t₀−1})`` (saved at that block's end):
+    the block is run again from its start, reading the loss of every update. The updates are the same
+    computation as the first time, so the losses are too. ``f_{t₀−1}`` covers ``t_d = t₀`` (for
+    ``t₀ = 0`` it is the initial loss)."""
+    params, state, t0, f_before = restart
+
+    def again(carry, j):
+        params, state, f_d, f_b = carry
+        t = t0 + j
+        (params, state), f = update((params, state), t)
+        return (params, state, jnp.where(t == t_d, f, f_d), jnp.where(t == t_d - 1, f, f_b)), None
+
+    init = (params, state, jnp.full_like(f_before, jnp.nan), f_before)
+    _, _, f_d, f_b = jax.lax.scan(again, init, jnp.arange(k, dtype=jnp.int32))[0]
+    return f_d, f_b
 
 
 def start(setup: Setup, v: dict):
@@ -86,19 +104,27 @@ def start(setup: Setup, v: dict):
 
 
 def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | None = None,
-        steps: int | None = None):
+        steps: int | None = None, lanes: str | None = None):
     """Metrics of one configuration (and, with ``record``, its loss and first ``record`` parameters
     before every update and after the last).
 
-    Every update ``t`` feeds its loss ``f_t`` (from ``value_and_grad``) to the divergence rule
-    (:func:`lrsweep.outcomes.cross`), and ``f_T`` is read after the last, so the outcome, the
-    divergence step and the final loss are the same whatever ``K``. The updates run in an outer
-    ``lax.scan`` over blocks of ``K``; at a block's end the divergence found is merged into the
-    watch, the summaries observe ``f_t`` (:func:`lrsweep.outcomes.observe`), and a run that had
+    Every update ``t`` feeds its loss ``f_t`` (from ``value_and_grad``) to the divergence rule's
+    count (:func:`lrsweep.outcomes.count`), and ``f_T`` is read after the last, so the outcome and
+    the divergence step are the same whatever ``K``. The updates run in an outer ``lax.scan`` over
+    blocks of ``K``; at a block's end the runs found diverged in it save the block's start (their
+    *restart*), the summaries observe ``f_t`` (:func:`lrsweep.outcomes.observe`), and a run that had
     diverged before the block is frozen (``jnp.where`` over parameters and optimizer state once per
-    block, the costly part on a network). A run that diverged inside a block keeps updating to the
+    block, the costly part on a network). After the last block the one block holding each run's
+    crossing is replayed from its restart (:func:`locate`) for the loss at the crossing and one step
+    before it (the final loss and the score's interpolation): exact, and read for ``K`` updates once
+    instead of selected at every update. A run that diverged inside a block keeps updating to the
     block's end, so its final parameters depend on ``K``: the columns evaluated on them
     (:func:`end_of_run`) are NaN for diverged runs. ``record``: ``K = 1``.
+
+    ``lanes``: the name of the ``vmap`` axis this run is lifted over, if any. The replay then runs
+    only when some run of the vmapped block diverged (``lax.cond`` on a ``psum`` over the lanes):
+    diverged runs sit together in a grid (large learning rates), so most blocks skip it. What each
+    run computes is the same either way.
     """
     spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
     T = steps or spec.steps
@@ -116,45 +142,69 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     zero = jnp.asarray(0, jnp.int32)
     f0 = whole(params) if minibatches else loss_at(params, zero)
     watch = _outcomes.start(f0, ref)
-    cross = functools.partial(_outcomes.cross, ref=ref, limit=crit.diverge_factor * watch.gap0)
-    update = watched_update_fn(loss_at, opt, cross)
+    count = functools.partial(_outcomes.count, ref=ref, limit=crit.diverge_factor * watch.gap0)
+    update = update_fn(loss_at, opt)
+    counted = counted_update_fn(loss_at, opt, count)
 
-    def block(carry, t, n):
-        """Updates ``t−n … t−1``, each read by the divergence rule; then the block's end."""
-        params, state, watch, crossing = carry
-        ts = t - n + jnp.arange(n, dtype=jnp.int32)
-        frozen = watch.diverged
-        new_params, new_state, crossing = jax.lax.scan(update, (params, state, crossing), ts, unroll=UNROLL)[0]
+    def block(carry, t, k):
+        """Updates ``t−k … t−1``, each read by the divergence rule; then the block's end."""
+        params, state, watch, n, f_before, restart = carry
+        t0 = t - k
+        inner = (params, state, n)
+        if k > 1:
+            inner = jax.lax.scan(lambda c, s: (counted(c, s)[0], None), inner,
+                                 t0 + jnp.arange(k - 1, dtype=jnp.int32), unroll=UNROLL)[0]
+        (new_params, new_state, n), f_end = counted(inner, t - 1)  # the block's last update, its loss kept
+        frozen = watch.diverged  # diverged before this block
+        newly = (n < t) & ~frozen
+        restart = jax.tree.map(lambda a, b: jnp.where(newly, a, b), (params, state, t0, f_before), restart)
         params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
         state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
-        watch = _outcomes.merge(watch, crossing)
-        return params, state, observe(watch, loss_at(params, t), t), crossing
+        watch = watch._replace(diverged=frozen | newly, div_step=jnp.where(newly, n, watch.div_step))
+        return params, state, observe(watch, loss_at(params, t), t), n, f_end, restart
 
-    carry = (params, state, observe(watch, loss_at(params, zero) if minibatches else f0, zero), _outcomes.no_crossing(f0))
+    restart = (params, state, zero, f0)
+    carry = (params, state, observe(watch, loss_at(params, zero) if minibatches else f0, zero), zero, f0, restart)
     ys = None
     if record is not None:
-        def emit(params, watch, t):  # loss and parameters *before* the update t
+        def emit(params, t):  # loss and parameters *before* the update t
             flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
-            return jnp.where(watch.diverged, watch.f_div, loss_at(params, t)), flat
+            return loss_at(params, t), flat
 
         def recorded(carry, t):
-            return block(carry, t + 1, 1), emit(carry[0], carry[2], t)
+            return block(carry, t + 1, 1), emit(carry[0], t)
 
         carry, ys = jax.lax.scan(recorded, carry, jnp.arange(T, dtype=jnp.int32))
         ys = jax.tree.map(lambda h, last: jnp.concatenate([h, last[None]]), ys,
-                          emit(carry[0], carry[2], jnp.asarray(T, jnp.int32)))
+                          emit(carry[0], jnp.asarray(T, jnp.int32)))
     else:
         m, r = divmod(T, K)
         carry = jax.lax.scan(lambda c, t: (block(c, t, K), None), carry, K * jnp.arange(1, m + 1, dtype=jnp.int32))[0]
         if r:
             carry = block(carry, jnp.asarray(T, jnp.int32), r)
-    params, _, watch, crossing = carry
+    params, _, watch, n, f_before, restart = carry
     # f_T, after the last update: the rule's last reading (the block's end observed it for the summaries)
     tT = jnp.asarray(T, jnp.int32)
     fT = loss_at(params, tT)
-    watch = _outcomes.merge(watch, cross(crossing, fT, tT))
+    at_T = (count(n, fT, tT) == T) & ~watch.diverged  # crossed at the last reading
+    def replay(_):  # the crossing inside a block: that block once more
+        return locate(update, restart, n, K)
+
+    if lanes is None:
+        f_d, f_b = replay(None)
+    else:  # skipped by a vmapped block none of whose runs diverged
+        nan = jnp.full_like(f0, jnp.nan)
+        any_div = jax.lax.psum(watch.diverged.astype(jnp.int32), lanes) > 0
+        f_d, f_b = jax.lax.cond(any_div, replay, lambda _: (nan, nan), None)
+    watch = watch._replace(
+        diverged=watch.diverged | at_T, div_step=jnp.where(at_T, tT, watch.div_step),
+        f_div=jnp.where(at_T, fT, jnp.where(watch.diverged, f_d, watch.f_div)),
+        f_last=jnp.where(at_T, f_before, jnp.where(watch.diverged, f_b, watch.f_last)))
     if minibatches:  # final (and convergence) on the whole data: the run's last minibatch is one sample of it
         watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, whole(params)))
+    if ys is not None:  # a diverged run's loss stays the one that broke the rule
+        steps_ = jnp.arange(T + 1)
+        ys = (jnp.where(watch.diverged & (steps_ >= watch.div_step), watch.f_div, ys[0]), ys[1])
     metrics = _outcomes.finish(watch, ref=ref, known_minimum=setup.known_minimum, converge_tol=crit.converge_tol,
                                steps=T, diverge_factor=crit.diverge_factor)
     at_end = end_of_run(setup, v, data, params)
