@@ -50,7 +50,7 @@ def measure(setup: Setup, data: dict) -> Costs:
         return params, st
 
     def base(v, data):
-        return state(v, data)
+        return state(v, data), watch0(v, data)
 
     def watch0(v, data):
         params, _, _ = _training.start(setup, v)
@@ -65,13 +65,13 @@ def measure(setup: Setup, data: dict) -> Costs:
         zero = jnp.asarray(0, jnp.int32)
         return upd((params, st, zero), zero)[0]
 
-    def look(v, data):  # a block's end: the loss, the summaries, the restart saved and the freeze
+    def look(v, data):  # a block's observation (of a loss already computed), restart saved and freeze
         params, opt, st = _training.start(setup, v)
         w = watch0(v, data)
-        f = setup.loss_at(v, data, 0)(params, jnp.asarray(0, jnp.int32))
+        f = w.f0 * 0.5
         w = _outcomes.observe(w, f, jnp.asarray(1, jnp.int32), ref=setup.reference(),
                               known_minimum=setup.known_minimum, converge_tol=crit.converge_tol, steps=spec.steps)
-        frozen = f > w.f0
+        frozen = f > w.gap0
         keep = jax.tree.map(lambda a: _training.freeze(frozen, a, a + 1), (params, st))
         restart = jax.tree.map(lambda a: jnp.where(frozen, a - 1, a), (params, st))
         return keep, restart, w
@@ -96,19 +96,24 @@ def measure(setup: Setup, data: dict) -> Costs:
     return Costs(per_update, per_look, state_bytes, data_bytes)
 
 
+K_CHOICES = (5, 10, 20, 50, 100, 200)
+
+
 def check_every(spec, costs: Costs) -> int:
     """The block length ``K`` when ``run.check_every = 0``: how often runs are frozen and the
     summaries observed.
 
-    Divergence is read at every update whatever ``K`` (:mod:`lrsweep.outcomes`). ``K`` is chosen from
-    XLA's cost analysis of one configuration (flops + bytes/4 of one update with the divergence
-    rule, and of one block's end: the loss, the summaries, the freeze) and from ``steps`` — never
-    from the grid's size, so a configuration's every column is the same alone or in any grid: the
-    smallest of 10, 20, 50, 100 for which a block's end costs at most 10% of ``K`` updates, and at
-    most ``T/10``. A cheap update (x²: a few flops) gets ``K = 100``; a network's, ``K = 10``.
+    Divergence is read at every update whatever ``K`` (:mod:`lrsweep.outcomes`). A block's end costs
+    ``look`` (summaries, restart, freeze; XLA's cost analysis, flops + bytes/4) once per ``K``
+    updates, and the one block holding a run's crossing is replayed once, ``K`` more updates: of the
+    :data:`K_CHOICES` the engine takes the ``K`` minimising the overhead
+    ``look / (K · update) + K / T``, at most ``T/10`` — from the problem and ``steps`` alone, never
+    from the grid, so a configuration's every column is the same alone or inside any grid. A cheap
+    update (x²: a few flops against a dozen summaries) gets ``K = 50``; a network's, ``K = 10`` or less.
     """
-    K = next((k for k in (10, 20, 50, 100) if costs.look <= 0.1 * k * costs.update), 100)
-    return max(1, min(K, spec.steps // 10))
+    T = spec.steps
+    K = min(K_CHOICES, key=lambda k: costs.look / (k * costs.update) + k / T)
+    return max(1, min(K, T // 10))
 
 
 def auto_chunk(spec, costs: Costs, K: int, devices: int, batch: int) -> int:

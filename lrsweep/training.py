@@ -111,9 +111,10 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     Every update ``t`` feeds its loss ``f_t`` (from ``value_and_grad``) to the divergence rule's
     count (:func:`lrsweep.outcomes.count`), and ``f_T`` is read after the last, so the outcome and
     the divergence step are the same whatever ``K``. The updates run in an outer ``lax.scan`` over
-    blocks of ``K``; at a block's end the runs found diverged in it save the block's start (their
-    *restart*), the summaries observe ``f_t`` (:func:`lrsweep.outcomes.observe`), and a run that had
-    diverged before the block is frozen (``jnp.where`` over parameters and optimizer state once per
+    blocks of ``K``; the summaries observe the loss at each block's start (:func:`lrsweep.outcomes.observe`;
+    it is the first update's, so observing costs no evaluation), and at a block's end the runs found
+    diverged in it save the block's start (their *restart*) and a run that had diverged before the
+    block is frozen (``jnp.where`` over parameters and optimizer state once per
     block, the costly part on a network). After the last block the one block holding each run's
     crossing is replayed from its restart (:func:`locate`) for the loss at the crossing and one step
     before it (the final loss and the score's interpolation): exact, and read for ``K`` updates once
@@ -147,24 +148,26 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     counted = counted_update_fn(loss_at, opt, count)
 
     def block(carry, t, k):
-        """Updates ``t−k … t−1``, each read by the divergence rule; then the block's end."""
+        """Updates ``t−k … t−1``, each read by the divergence rule, the first one's loss observed for
+        the summaries (it is ``f`` at the block's start); then the block's end."""
         params, state, watch, n, f_before, restart = carry
         t0 = t - k
-        inner = (params, state, n)
-        if k > 1:
+        inner, f_start = counted((params, state, n), t0)
+        watch = observe(watch, f_start, t0)
+        if k > 2:
             inner = jax.lax.scan(lambda c, s: (counted(c, s)[0], None), inner,
-                                 t0 + jnp.arange(k - 1, dtype=jnp.int32), unroll=UNROLL)[0]
-        (new_params, new_state, n), f_end = counted(inner, t - 1)  # the block's last update, its loss kept
+                                 t0 + 1 + jnp.arange(k - 2, dtype=jnp.int32), unroll=UNROLL)[0]
+        (new_params, new_state, n), f_end = counted(inner, t - 1) if k > 1 else (inner, f_start)  # its loss kept
         frozen = watch.diverged  # diverged before this block
         newly = (n < t) & ~frozen
         restart = jax.tree.map(lambda a, b: jnp.where(newly, a, b), (params, state, t0, f_before), restart)
         params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
         state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
         watch = watch._replace(diverged=frozen | newly, div_step=jnp.where(newly, n, watch.div_step))
-        return params, state, observe(watch, loss_at(params, t), t), n, f_end, restart
+        return params, state, watch, n, f_end, restart
 
     restart = (params, state, zero, f0)
-    carry = (params, state, observe(watch, loss_at(params, zero) if minibatches else f0, zero), zero, f0, restart)
+    carry = (params, state, watch, zero, f0, restart)
     ys = None
     if record is not None:
         def emit(params, t):  # loss and parameters *before* the update t
@@ -183,9 +186,10 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
         if r:
             carry = block(carry, jnp.asarray(T, jnp.int32), r)
     params, _, watch, n, f_before, restart = carry
-    # f_T, after the last update: the rule's last reading (the block's end observed it for the summaries)
+    # f_T, after the last update: the rule's last reading and the summaries' last observation
     tT = jnp.asarray(T, jnp.int32)
     fT = loss_at(params, tT)
+    watch = observe(watch, fT, tT)
     at_T = (count(n, fT, tT) == T) & ~watch.diverged  # crossed at the last reading
     def replay(_):  # the crossing inside a block: that block once more
         return locate(update, restart, n, K)
