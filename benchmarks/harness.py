@@ -17,10 +17,15 @@ Cases (float32, divergence rule of lrsweep: loss non-finite or ``f_t > 10⁶ f_0
 
 * ``quad1d``: f = x², gradient descent (``optax.sgd``), x₀ = −1, learning rates log-spaced 1e-3 … 2,
   1000 steps; N = 10⁴, 10⁵ (10⁶ unless ``--quick``).
+* ``hb_lr_momentum``: f = ½x², heavy ball ``optax.sgd(lr, momentum=β)`` from x₀ = 1, learning rates
+  log-spaced 1e-3 … 10 × momenta 0 … 0.99 (linear), a ⌈√N⌉² grid (1000 × 1000 at 10⁶; the boundary
+  lr = 2(1+β) crosses it); N = 10⁴ (10⁵, 10⁶ unless ``--quick``).
 * ``quad16d_hb``: lrsweep's ``quadratic`` loss with ``condition_number=1e4, dim=16`` (curvatures
   log-spaced 1 … 10⁴), standard-normal x₀ (seed 0, the point lrsweep draws), heavy ball
   ``optax.sgd(lr, momentum=0.9)``, learning rates log-spaced 1e-6 … 1e-2 (the boundary
   2(1+β)/λ_max = 3.8e-4 lies inside); N = 10⁴ (10⁵, 10⁶ unless ``--quick``).
+* ``quad16d_lr_momentum``: the same 16-D quadratic, learning rates log-spaced 1e-6 … 1e-2 × momenta
+  0 … 0.99, a ⌈√N⌉² grid; N = 10⁴ (10⁵, 10⁶ unless ``--quick``).
 * ``rosenbrock_adam``: the Rosenbrock function (a = 1, b = 100) from (−1.2, 1), ``optax.adam(lr)``,
   learning rates log-spaced 1e-4 … 1e2; N = 10⁴ (10⁵, 10⁶ unless ``--quick``).
 * ``mlp_tanh``: the fractal paper's network (``fractal_mlp``: width 16, tanh, no biases) on 16 random
@@ -41,8 +46,8 @@ Methods (all on the same loss function — lrsweep's own, or the :class:`lrsweep
 batches, from the same initial parameters, with the same optax optimizer):
 
 * ``lrsweep``: ``Program(spec).evaluate(grid)``, spec from ``lrsweep.from_dict`` (``boundary.max_rounds=0``),
-  default chunk, observation interval as lrsweep picks it for a large sweep; for ``quad1d`` also chunks
-  4096 and 65536.
+  lrsweep's defaults (chunk, freeze interval and vmap width chosen by the engine, all devices); for
+  ``quad1d`` also chunks 4096 and 65536.
 * ``a_step_loop``: a Python loop over steps calling a jitted optax step ``(carry, lr, batch)``, one
   configuration at a time (the minibatch sliced on the host from the epoch's documented permutation).
 * ``b_config_loop``: a Python loop over configurations, each one jitted ``lax.scan`` over all steps
@@ -51,19 +56,27 @@ batches, from the same initial parameters, with the same optax optimizer):
   Python loop over steps.
 * ``d_notebook``: the fractal notebook's pattern: one jitted ``vmap`` of a training step over all
   configurations, called from a Python loop over steps, every step's loss kept (stacked at the end).
-* ``e_bare_scan``: the ceiling — ``jax.jit(jax.vmap(scan))`` of the optax update alone (no divergence
-  test, no freeze, no summaries), the final loss checked once at the end.
-* ``e_vmap_scan`` (e′): the same with a per-step divergence test and freeze of diverged runs in the
-  carry — what a careful hand-written sweep does.
+* ``e_ceiling`` (e), the fair ceiling: what a careful hand-written sweep does, with lrsweep's rule —
+  ``jax.jit(jax.shard_map(jax.vmap(scan)))`` over the same devices as the engine, fed in chunks of
+  :data:`CEILING_DEVICE_CHUNK` configurations per device (at most the engine's own chunk), the loss
+  read at every update, diverged runs frozen at once and the divergence step recorded
+  (:func:`make_update`, :func:`ceiling_sweep`). It computes what lrsweep computes except the
+  summaries (best loss, convergence step, score, growth rate).
+* ``e_single`` (e₁): the same program on one device (the figure earlier versions called the ceiling).
+* ``e_bare_scan`` (e₀): ``jax.jit(jax.vmap(scan))`` of the optax update alone on one device (no
+  divergence test, no freeze), the final loss checked once at the end: the arithmetic's own cost.
 
 (a), (b), (c) and (d) time a subset (of steps and/or configurations) and report the rate; the subset is
 recorded in the JSON (``configs_timed``, ``steps_timed``). Every row also has XLA's flop count of one bare
-update (``flop_per_config_step``) and the achieved FLOP/s as a fraction of the float32 matmul peak.
-Numbers are reported, never asserted; ``tests/test_bench.py`` checks at tiny sizes that every baseline
-gives the engine's divergence flag and final loss f(x_T) for every configuration.
+update (``flop_per_config_step``) and the achieved FLOP/s as a fraction of the machine's limit that
+applies (``fraction_of_limit``): the float32 matmul peak for the networks, the elementwise throughput
+for the others (both fractions are in the JSON). Numbers are reported, never asserted;
+``tests/test_bench.py`` checks at tiny sizes that every baseline gives the engine's divergence flag and
+final loss for every configuration, and (e) and (c) its divergence step too.
 
 The machine's limits are measured in the same run (:func:`machine_limits`): float32 and float64 matmul
-peak FLOP/s and triad memory bandwidth, written under ``machine_limits`` in the JSON.
+peak FLOP/s, triad memory bandwidth and elementwise throughput, written under ``machine_limits`` in the
+JSON.
 
 ``--memory`` reports the engine's memory envelope (:func:`memory_envelope`): ``Program(spec).state_bytes``
 (parameters, optimizer state, summaries and one update's temporaries per configuration) and
@@ -84,7 +97,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +124,9 @@ class Case:
     """One benchmark problem: an lrsweep sweep over learning rates, and what the baselines need of it.
 
     ``rates`` maps each learning-rate axis (``learning_rate`` or ``learning_rate.<group>``) to its
-    log-spaced (min, max); with k axes, N configurations are a grid of ⌈N^(1/k)⌉ values per axis.
+    log-spaced (min, max); ``hyper`` maps further optimizer hyperparameters (``momentum``) to linearly
+    spaced (min, max). With k axes in all, N configurations are a grid of ⌈N^(1/k)⌉ values per axis,
+    the learning rates varying slowest (lrsweep's C order).
     ``curvatures``: the loss is f = ½ Σ cᵢ xᵢ², and the NumPy baseline (c) exists.
     ``problem``: a function of no arguments returning the :class:`lrsweep.Problem` the sweep trains
     (your model, your data: the spec's ``loss`` is that problem and ``loss`` here only describes it for
@@ -126,12 +141,14 @@ class Case:
     optimizer: dict          # lrsweep [optimizer] table: optax.<name>(lr, **rest)
     rates: dict[str, tuple[float, float]]
     sizes: tuple[int, ...]
+    hyper: dict[str, tuple[float, float]] = field(default_factory=dict)
     curvatures: np.ndarray | None = None
     chunk_variants: tuple[int, ...] = ()
     steps: int = STEPS
     problem: Callable[[], lrsweep.Problem] | None = None
     diverge_factor: float = DIVERGE_FACTOR
     loop_budget: float = 5e7
+    limit: str = "elementwise"  # the machine limit that applies: "elementwise" throughput or "matmul" peak
 
     @property
     def dim(self) -> int | None:
@@ -141,13 +158,18 @@ class Case:
     def momentum(self) -> float | None:
         return self.optimizer.get("momentum")
 
+    @property
+    def axes(self) -> list[str]:
+        """The swept axes in grid order: the learning rates, then ``hyper``."""
+        return [*self.rates, *self.hyper]
+
     def per_axis(self, n: int) -> int:
-        k = len(self.rates)
+        k = len(self.axes)
         return n if k == 1 else int(np.ceil(n ** (1 / k) - 1e-9))
 
     def size(self, n: int) -> int:
         """The number of configurations actually swept for a requested ``n``."""
-        return self.per_axis(n) ** len(self.rates)
+        return self.per_axis(n) ** len(self.axes)
 
     def spec(self, n: int, check_every: int = 0) -> lrsweep.SweepSpec:
         m = self.per_axis(n)
@@ -158,14 +180,16 @@ class Case:
             "loss": self.problem() if self.problem is not None else dict(self.loss),
             "init": dict(self.init),
             "optimizer": dict(self.optimizer),
-            "axes": {a: {"min": lo, "max": hi, "num": m, "scale": "log"} for a, (lo, hi) in self.rates.items()},
+            "axes": {**{a: {"min": lo, "max": hi, "num": m, "scale": "log"} for a, (lo, hi) in self.rates.items()},
+                     **{h: {"min": lo, "max": hi, "num": m} for h, (lo, hi) in self.hyper.items()}},
             "criteria": {"diverge_factor": self.diverge_factor},
             "boundary": {"max_rounds": 0},
             "run": {"check_every": check_every},
         })
 
 
-CASE_KEYS = ("quad1d", "quad16d_hb", "rosenbrock_adam", "mlp_tanh", "digits_mlp")
+CASE_KEYS = ("quad1d", "hb_lr_momentum", "quad16d_hb", "quad16d_lr_momentum", "rosenbrock_adam", "mlp_tanh",
+             "digits_mlp")
 
 DIGITS_BATCH = 64
 
@@ -214,10 +238,19 @@ def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | N
              {"name": "sgd"}, {"learning_rate": (1e-3, 2.0)},
              (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000),
              curvatures=np.array([2.0]), chunk_variants=(4096, 65536), steps=steps or STEPS),
+        Case("hb_lr_momentum", "f=x^2/2, heavy ball, lr x momentum", {"name": "quadratic", "curvatures": [1.0]},
+             {"points": [[1.0]]}, {"name": "sgd"}, {"learning_rate": (1e-3, 10.0)},
+             (10_000,) if quick else (10_000, 100_000, 1_000_000), hyper={"momentum": (0.0, 0.99)},
+             curvatures=np.array([1.0]), steps=steps or STEPS),
         Case("quad16d_hb", "16-D quadratic k=1e4, heavy ball 0.9",
              {"name": "quadratic", "condition_number": kappa, "dim": d}, {"seed": 0},
              {"name": "sgd", "momentum": 0.9}, {"learning_rate": (1e-6, 1e-2)},
              (10_000,) if quick else (10_000, 100_000, 1_000_000),
+             curvatures=kappa ** (np.arange(d) / (d - 1)), steps=steps or STEPS),
+        Case("quad16d_lr_momentum", "16-D quadratic k=1e4, heavy ball, lr x momentum",
+             {"name": "quadratic", "condition_number": kappa, "dim": d}, {"seed": 0},
+             {"name": "sgd"}, {"learning_rate": (1e-6, 1e-2)},
+             (10_000,) if quick else (10_000, 100_000, 1_000_000), hyper={"momentum": (0.0, 0.99)},
              curvatures=kappa ** (np.arange(d) / (d - 1)), steps=steps or STEPS),
         Case("rosenbrock_adam", "Rosenbrock (a=1, b=100) from (-1.2, 1), Adam",
              {"name": "rosenbrock"}, {"points": [[-1.2, 1.0]]}, {"name": "adam"}, {"learning_rate": (1e-4, 1e2)},
@@ -226,7 +259,7 @@ def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | N
              {"name": "fractal_mlp", "width": 16, "activation": "tanh", "n_data": 16}, {},
              {"name": "sgd"}, {"learning_rate.layer0": (1e-1, 1e6), "learning_rate.layer1": (1e1, 1e4)},
              # 10⁵: ~30 min of this CPU for all methods
-             (10_000,) if quick else (10_000, 40_000), steps=steps or STEPS),
+             (10_000,) if quick else (10_000, 40_000), steps=steps or STEPS, limit="matmul"),
         Case("digits_mlp", "digits, tanh MLP 64-32-10, softmax CE, minibatch 64, SGD",
              {"problem": "benchmarks/harness.py:digits_mlp_problem",
               "model": "MLP 64-32-10, tanh, LeCun normal, seed 0",
@@ -234,7 +267,7 @@ def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | N
               "batch_size": DIGITS_BATCH}, {"seed": 0},
              {"name": "sgd"}, {"learning_rate": (1e-3, 1e2)},
              (1_000,) if quick else (1_000, 10_000), steps=steps or 500,
-             problem=functools.cache(digits_mlp_problem), loop_budget=1e6),
+             problem=functools.cache(digits_mlp_problem), loop_budget=1e6, limit="matmul"),
     ]
     if keys:
         unknown = set(keys) - {c.key for c in cases}
@@ -317,8 +350,10 @@ class BenchProblem:
     case: Case
     loss: Callable[[Any, Any], jax.Array]
     params0: Any             # pytree of float32 arrays
-    lrs: np.ndarray          # (N, k) float32: one column per learning-rate axis, in case.rates order
+    configs: np.ndarray      # (N, k) float32: one column per swept axis, in case.axes order
     diverged: np.ndarray     # (N,) lrsweep's divergence flag
+    div_step: np.ndarray     # (N,) lrsweep's divergence step (−1: none)
+    final: np.ndarray        # (N,) lrsweep's final loss (the loss where the rule broke, for a diverged run)
     data: Any = None         # pytree of host arrays with a leading example axis, or None
     batch_size: int | None = None
     seed: int = 0
@@ -360,12 +395,15 @@ class BenchProblem:
             idx = order[j * B:(j + 1) * B]
             yield jax.tree.map(lambda a: a[idx], self.data)
 
-    def optimizer(self, lr: jax.Array) -> optax.GradientTransformation:
+    def optimizer(self, c: jax.Array) -> optax.GradientTransformation:
         """``optax.<name>(lr, **hyperparameters)``; one per parameter group (``optax.multi_transform``)
-        when the case sweeps per-group learning rates. ``lr``: the k rates of one configuration."""
-        hp = {k: v for k, v in self.case.optimizer.items() if k != "name"}
-        make = getattr(optax, self.case.optimizer["name"])
+        when the case sweeps per-group learning rates. ``c``: one configuration's k values (its
+        learning rates, then its swept hyperparameters such as ``momentum``)."""
         axes = list(self.case.rates)
+        hp = {k: v for k, v in self.case.optimizer.items() if k != "name"}
+        hp.update({h: c[len(axes) + i] for i, h in enumerate(self.case.hyper)})
+        make = getattr(optax, self.case.optimizer["name"])
+        lr = c
         if len(axes) == 1:
             return make(lr[0], **hp)
         groups = [a.split(".", 1)[1] for a in axes]
@@ -377,14 +415,15 @@ def bench_problem(case: Case, prog: Program, values: dict[str, np.ndarray], resu
     """The :class:`BenchProblem` of ``prog``'s sweep over ``values`` with lrsweep's ``result``: for a
     case with a :class:`lrsweep.Problem`, that problem's own loss, parameters, data and batch size (the
     user's code, not the engine's); for a built-in loss, lrsweep's loss function of the parameters."""
-    lrs = np.stack([values[a] for a in case.rates], -1).astype(np.float32)
+    lrs = np.stack([values[a] for a in case.axes], -1).astype(np.float32)
     diverged = np.asarray(result["diverged"], bool)
+    outcome = (diverged, np.asarray(result["divergence_step"]), np.asarray(result["final_loss"]))
     f32 = functools.partial(jax.tree.map, lambda a: jnp.asarray(a, jnp.float32))
     if case.problem is not None:
         p = prog.problem
-        return BenchProblem(case, p.loss, f32(p.params), lrs, diverged, p.data, p.batch_size, prog.spec.init.seed)
+        return BenchProblem(case, p.loss, f32(p.params), lrs, *outcome, p.data, p.batch_size, prog.spec.init.seed)
     f = prog.loss_of(prog.setup.defaults())
-    return BenchProblem(case, lambda params, batch: f(params), f32(prog.initial_point({})), lrs, diverged)
+    return BenchProblem(case, lambda params, batch: f(params), f32(prog.initial_point({})), lrs, *outcome)
 
 
 def _where(cond, a, b):
@@ -392,46 +431,56 @@ def _where(cond, a, b):
 
 
 def make_update(prob: BenchProblem):
-    """``(init, update, run_one, final)`` of one configuration with the per-step divergence test.
+    """``(init, update, run_one, final)`` of one configuration with the per-step divergence test — what a
+    careful hand-written sweep does, and the rule lrsweep applies.
 
-    ``init(lr, data) -> carry``, ``update(carry, lr, batch) -> carry`` (one update on ``batch``),
-    ``run_one(lr, data) -> (f(x_T), diverged)`` (a ``lax.scan`` over ``case.steps`` updates, update
-    ``t``'s batch from ``batch_indices`` inside the scan), ``final(carry, data) -> (f(x_T), diverged)``;
-    ``lr`` is the configuration's (k,) learning rates. carry = (params, opt_state, f0, f_last, diverged).
-    A diverged run is frozen, as in lrsweep; the rule is ``f`` non-finite or ``f > F f₀`` (``F`` the case's
-    ``diverge_factor``), with ``f₀`` the whole-data loss at the start and ``f`` the loss of the batch the
-    update trains on, checked before every update and at the last point (on update ``T``'s batch) — what
-    lrsweep observes with ``check_every = 1``. ``f(x_T)``: the whole-data loss of the final parameters.
+    ``init(c, data) -> carry``, ``update(carry, c, batch, t) -> carry`` (update ``t`` on ``batch``),
+    ``run_one(c, data) -> (final loss, diverged, divergence step)`` (a ``lax.scan`` over ``case.steps``
+    updates, update ``t``'s batch from ``batch_indices`` inside the scan), ``final(carry, data) -> (final
+    loss, diverged, divergence step)``; ``c`` is the configuration's (k,) swept values.
+    carry = (params, opt_state, f0, f_last, diverged, step). The rule is ``f`` non-finite or ``f > F f₀``
+    (``F`` the case's ``diverge_factor``), with ``f₀`` the whole-data loss at the start and ``f`` the loss
+    of the batch the update trains on, read at every update and at the last point (on update ``T``'s
+    batch); a diverged run is frozen at once (parameters and optimizer state: a select per leaf and
+    update), ``step`` is the first update whose loss broke the rule (``−1`` if none) and the final loss
+    is the loss there — as lrsweep reports them. Otherwise the final loss is the whole-data loss of the
+    final parameters.
     """
     loss, x0, F = prob.loss, prob.params0, prob.case.diverge_factor
     value_and_grad = jax.value_and_grad(loss)
 
-    def init(lr, data):
+    def init(c, data):
         f0 = loss(x0, data)
-        return x0, prob.optimizer(lr).init(x0), f0, f0, jnp.asarray(False)
+        return x0, prob.optimizer(c).init(x0), f0, f0, jnp.asarray(False), jnp.asarray(-1, jnp.int32)
 
-    def update(carry, lr, batch):
-        x, state, f0, f_last, diverged = carry
+    def update(carry, c, batch, t):
+        x, state, f0, f_last, diverged, step = carry
         f, g = value_and_grad(x, batch)
-        diverged = diverged | ~jnp.isfinite(f) | (f > F * f0)
-        updates, new_state = prob.optimizer(lr).update(g, state, x)
+        bad = ~(f <= F * f0)  # NaN compares false
+        step = jnp.where(bad & ~diverged, t, step)
+        f_last = jnp.where(diverged, f_last, f)
+        diverged = diverged | bad
+        updates, new_state = prob.optimizer(c).update(g, state, x)
         x = _where(diverged, x, optax.apply_updates(x, updates))
         state = _where(diverged, state, new_state)
-        f_last = jnp.where(diverged, f_last, f)
-        return x, state, f0, f_last, diverged
+        return x, state, f0, f_last, diverged, step
 
-    def run_one(lr, data, steps=prob.case.steps):
-        carry, _ = jax.lax.scan(lambda cy, t: (update(cy, lr, prob.batch(data, t)), None), init(lr, data),
+    def run_one(c, data, steps=prob.case.steps):
+        carry, _ = jax.lax.scan(lambda cy, t: (update(cy, c, prob.batch(data, t), t), None), init(c, data),
                                 jnp.arange(steps, dtype=jnp.int32))
         return final(carry, data, steps)
 
     def final(carry, data, steps=prob.case.steps):
-        """(f(x_T), diverged) as lrsweep reports them: the last point checked too (on the batch of update
-        ``T``); f frozen once diverged, else the whole-data loss."""
-        x, _, f0, f_last, diverged = carry
-        f = loss(x, prob.batch(data, jnp.asarray(steps, jnp.int32)))
-        diverged = diverged | ~jnp.isfinite(f) | (f > F * f0)
-        return jnp.where(diverged, f_last, loss(x, data) if prob.minibatches else f), diverged
+        """(final loss, diverged, divergence step) as lrsweep reports them: the last point read too (on the
+        batch of update ``T``); the loss where the rule broke, else the whole-data loss of ``x_T``."""
+        x, _, f0, f_last, diverged, step = carry
+        T = jnp.asarray(steps, jnp.int32)
+        f = loss(x, prob.batch(data, T))
+        bad = ~(f <= F * f0)
+        step = jnp.where(bad & ~diverged, T, step)
+        f_last = jnp.where(diverged, f_last, f)
+        diverged = diverged | bad
+        return jnp.where(diverged, f_last, loss(x, data) if prob.minibatches else f), diverged, step
 
     return init, update, run_one, final
 
@@ -451,7 +500,7 @@ def bare_step(prob: BenchProblem):
 def flops_per_config_step(prob: BenchProblem) -> float:
     """XLA's flop count of one configuration's bare update (gradient on one batch, optimizer, apply); the
     batch's indices (one permutation per step, shared by all configurations) are not counted."""
-    lr = jnp.asarray(prob.lrs[0])
+    lr = jnp.asarray(prob.configs[0])
     carry = (prob.params0, prob.optimizer(lr).init(prob.params0))
     batch = next(prob.host_batches(1))
     cost = jax.jit(bare_step(prob)).lower(carry, lr, batch).cost_analysis() or {}
@@ -471,11 +520,10 @@ def row(case: Case, n: int, b: Bench) -> dict:
             "configs_timed": b.configs, "steps_timed": b.steps, **b.extra()}
 
 
-def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], BenchProblem]:
-    """lrsweep at the default chunk and the case's chunk variants; and the :class:`BenchProblem` for the others."""
-    # A sweep that costs little is observed after every update by default (exact counts for small
-    # phase diagrams); sizes are compared here at the interval lrsweep picks for large sweeps.
-    spec = case.spec(n, check_every=Program(case.spec(n)).fast_check_every)
+def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], BenchProblem, Program]:
+    """lrsweep at the default chunk and the case's chunk variants; the :class:`BenchProblem` for the
+    others; and the default :class:`Program` (its devices and chunk set the ceiling's)."""
+    spec = case.spec(n)  # lrsweep's defaults: K and the chunk chosen by the engine
     values = lgrid.configurations(spec)
     benches, seen = [], set()
     for chunk in (None, *case.chunk_variants):
@@ -499,13 +547,16 @@ def bench_lrsweep(case: Case, n: int) -> tuple[list[Bench], BenchProblem]:
         name = "lrsweep" if chunk is None else f"lrsweep_chunk{chunk}"
         benches.append(Bench(name, call, spec.size, case.steps, prog.compile_seconds, extra))
         if chunk is None:
-            prob = bench_problem(case, prog, values, out["r"])
-    return benches, prob
+            prob, default = bench_problem(case, prog, values, out["r"]), prog
+    return benches, prob, default
 
 
-def _agreement(diverged: np.ndarray, prob: BenchProblem) -> dict:
-    return {"diverged_fraction": float(np.mean(diverged)),
-            "diverged_agreement_with_lrsweep": float(np.mean(diverged == prob.diverged))}
+def _agreement(diverged: np.ndarray, prob: BenchProblem, step: np.ndarray | None = None) -> dict:
+    out = {"diverged_fraction": float(np.mean(diverged)),
+           "diverged_agreement_with_lrsweep": float(np.mean(diverged == prob.diverged))}
+    if step is not None:
+        out["divergence_step_agreement_with_lrsweep"] = float(np.mean(step == prob.div_step))
+    return out
 
 
 def bench_step_loop(prob: BenchProblem, n_configs=3, steps=200) -> Bench:
@@ -515,16 +566,16 @@ def bench_step_loop(prob: BenchProblem, n_configs=3, steps=200) -> Bench:
     steps = min(steps, prob.case.steps)
     init, update, _, _ = make_update(prob)
     data = prob.device_data()
-    lr0 = jnp.asarray(prob.lrs[0])
-    step, compile_s = aot(update, init(lr0, data), lr0, next(prob.host_batches(1)))
-    picks = np.linspace(0, len(prob.lrs) - 1, n_configs).astype(int)
-    lr_list = [jnp.asarray(prob.lrs[i]) for i in picks]
+    lr0 = jnp.asarray(prob.configs[0])
+    step, compile_s = aot(update, init(lr0, data), lr0, next(prob.host_batches(1)), jnp.asarray(0, jnp.int32))
+    picks = np.linspace(0, len(prob.configs) - 1, n_configs).astype(int)
+    lr_list = [jnp.asarray(prob.configs[i]) for i in picks]
 
     def call():
         for lr in lr_list:
             carry = init(lr, data)
-            for batch in prob.host_batches(steps):
-                carry = step(carry, lr, batch)
+            for t, batch in enumerate(prob.host_batches(steps)):
+                carry = step(carry, lr, batch, np.int32(t))
             jax.block_until_ready(carry)
 
     return Bench("a_step_loop", call, n_configs, steps, compile_s)
@@ -533,39 +584,51 @@ def bench_step_loop(prob: BenchProblem, n_configs=3, steps=200) -> Bench:
 def bench_config_loop(prob: BenchProblem, n_configs=50) -> Bench:
     """(b) a Python loop over configurations, each one jitted ``lax.scan`` of all the steps (the batch
     indices computed inside the scan)."""
-    n_configs = min(n_configs, len(prob.lrs))
+    n_configs = min(n_configs, len(prob.configs))
     _, _, run_one, _ = make_update(prob)
     data = prob.device_data()
-    exe, compile_s = aot(run_one, jnp.asarray(prob.lrs[0]), data)
-    picks = np.linspace(0, len(prob.lrs) - 1, n_configs).astype(int)
-    lr_list = [prob.lrs[i] for i in picks]
+    exe, compile_s = aot(run_one, jnp.asarray(prob.configs[0]), data)
+    picks = np.linspace(0, len(prob.configs) - 1, n_configs).astype(int)
+    lr_list = [prob.configs[i] for i in picks]
 
     def call():
         for lr in lr_list:
-            f, d = exe(lr, data)
-            np.asarray(f), np.asarray(d)
+            jax.block_until_ready(exe(lr, data))
 
     return Bench("b_config_loop", call, n_configs, prob.case.steps, compile_s)
 
 
-def numpy_sweep(case: Case, x0, lrs, steps):
+def numpy_sweep(case: Case, x0, configs, steps):
     """(c) f = ½ Σ cᵢ xᵢ² by hand in NumPy: one (N, d) float32 array, a Python loop over steps.
-    ``lrs``: (N,) learning rates; returns (f(x_T), diverged) as lrsweep reports them."""
-    n, d = len(lrs), case.dim
+    ``configs``: (N, k) swept values (learning rate, then momentum where it is swept); returns (final
+    loss, diverged, divergence step) as lrsweep reports them."""
+    configs = np.asarray(configs, np.float32)
+    n, d = len(configs), case.dim
     c = case.curvatures.astype(np.float32)
-    beta = np.float32(case.momentum) if case.momentum is not None else None
+    if "momentum" in case.hyper:
+        beta = configs[:, 1 + list(case.hyper).index("momentum")].reshape(n, 1)
+    else:
+        beta = np.float32(case.momentum) if case.momentum is not None else None
     x = np.tile(np.asarray(x0, np.float32).reshape(-1), (n, 1))
     m = np.zeros_like(x)
-    lr = np.asarray(lrs, np.float32).reshape(n, 1)
+    lr = configs[:, :1]
     f0 = 0.5 * np.sum(c * x**2, axis=1)
     bound = np.float32(case.diverge_factor) * f0
     f_last = f0.copy()
     diverged = np.zeros(n, bool)
+    step = np.full(n, -1, np.int32)
+
+    def read(f, t):
+        nonlocal f_last, diverged
+        bad = ~(f <= bound)
+        step[bad & ~diverged] = t
+        f_last = np.where(diverged, f_last, f)
+        diverged = diverged | bad
+
     with np.errstate(all="ignore"):
-        for _ in range(steps):
+        for t in range(steps):
             g = c * x
-            f = 0.5 * np.sum(c * x**2, axis=1)
-            diverged |= ~np.isfinite(f) | (f > bound)
+            read(0.5 * np.sum(c * x**2, axis=1), t)
             if beta is None:
                 new_x = x - lr * g
             else:
@@ -573,31 +636,28 @@ def numpy_sweep(case: Case, x0, lrs, steps):
                 new_x = x - lr * new_m
                 m = np.where(diverged[:, None], m, new_m)
             x = np.where(diverged[:, None], x, new_x)
-            f_last = np.where(diverged, f_last, f)
-        f = 0.5 * np.sum(c * x**2, axis=1)  # the last point is checked too, as lrsweep does
-        diverged |= ~np.isfinite(f) | (f > bound)
-        f_last = np.where(diverged, f_last, f)
+        read(0.5 * np.sum(c * x**2, axis=1), steps)  # the last point is read too, as lrsweep does
     assert x.dtype == np.float32 and d == x.shape[1]
-    return f_last, diverged
+    return f_last, diverged, step
 
 
 def _steps_timed(prob: BenchProblem, budget: float) -> int:
     """A subset of the steps at large N keeps a per-step-loop baseline short (its rate per step does
     not depend on it): at most ``budget`` element-steps, at least 20 steps."""
-    n, T = len(prob.lrs), prob.case.steps
+    n, T = len(prob.configs), prob.case.steps
     return int(max(min(20, T), min(T, budget // n)))
 
 
 def bench_numpy(prob: BenchProblem) -> Bench:
-    case, n = prob.case, len(prob.lrs)
+    case, n = prob.case, len(prob.configs)
     steps = _steps_timed(prob, 2e7 / case.dim)
     out = {}
 
     def call():
-        out["r"] = numpy_sweep(case, prob.params0, prob.lrs[:, 0], steps)
+        out["r"] = numpy_sweep(case, prob.params0, prob.configs, steps)
 
     def extra():
-        return _agreement(out["r"][1], prob) if steps == case.steps else {}
+        return _agreement(out["r"][1], prob, out["r"][2]) if steps == case.steps else {}
 
     return Bench("c_numpy", call, n, steps, 0.0, extra)
 
@@ -609,7 +669,7 @@ def notebook_sweep(prob: BenchProblem, steps: int):
     (loss history (steps+1, N), diverged (N,), f(x_T) (N,))``: the losses of the batches of updates
     ``0 … steps`` (the last one after the last update), the divergence rule applied to the history
     afterwards, and the whole-data loss of the final parameters."""
-    lr = jnp.asarray(prob.lrs)
+    lr = jnp.asarray(prob.configs)
     data = prob.device_data()
     F = np.float32(prob.case.diverge_factor)
 
@@ -660,27 +720,28 @@ def bench_notebook(prob: BenchProblem) -> Bench:
     def extra():
         return _agreement(out["r"][1], prob) if steps == prob.case.steps else {}
 
-    return Bench("d_notebook", call, len(prob.lrs), steps, compile_s, extra)
+    return Bench("d_notebook", call, len(prob.configs), steps, compile_s, extra)
 
 
 def bare_sweep(prob: BenchProblem):
-    """(e) the ceiling, returning ``(call, compile_s)``: ``jit(vmap(scan))`` of the optax update alone —
-    no divergence test, no freeze, no summaries; update ``t``'s batch from ``batch_indices`` inside the
+    """(e₀) the update alone, returning ``(call, compile_s)``: ``jit(vmap(scan))`` of the optax update on
+    one device — no divergence test, no freeze; update ``t``'s batch from ``batch_indices`` inside the
     scan, the data an argument shared by all configurations (``in_axes=None``); ``call() -> (f(x_T),
     diverged)`` with the divergence rule applied once, at the end, to the whole-data loss (a run that
-    overshoots and comes back is not flagged)."""
+    overshoots and comes back is not flagged). What the hardware does with the bare update: not a sweep
+    anyone could use (no divergence step, overflow left to spread), but the cost of the arithmetic."""
     step, F = bare_step(prob), prob.case.diverge_factor
 
-    def run_one(lr, data):
+    def run_one(c, data):
         x0 = prob.params0
-        (x, _), _ = jax.lax.scan(lambda c, t: (step(c, lr, prob.batch(data, t)), None),
-                                 (x0, prob.optimizer(lr).init(x0)), jnp.arange(prob.case.steps, dtype=jnp.int32))
+        (x, _), _ = jax.lax.scan(lambda cy, t: (step(cy, c, prob.batch(data, t)), None),
+                                 (x0, prob.optimizer(c).init(x0)), jnp.arange(prob.case.steps, dtype=jnp.int32))
         f = prob.loss(x, data)
         return f, ~jnp.isfinite(f) | (f > F * prob.loss(x0, data))
 
-    lr, data = jnp.asarray(prob.lrs), prob.device_data()
-    exe, compile_s = aot(jax.vmap(run_one, in_axes=(0, None)), lr, data)
-    return (lambda: tuple(np.asarray(a) for a in exe(lr, data))), compile_s
+    cs, data = jnp.asarray(prob.configs), prob.device_data()
+    exe, compile_s = aot(jax.vmap(run_one, in_axes=(0, None)), cs, data)
+    return (lambda: tuple(np.asarray(a) for a in exe(cs, data))), compile_s
 
 
 def bench_bare_scan(prob: BenchProblem) -> Bench:
@@ -690,27 +751,51 @@ def bench_bare_scan(prob: BenchProblem) -> Bench:
     def call():
         out["r"] = run()
 
-    return Bench("e_bare_scan", call, len(prob.lrs), prob.case.steps, compile_s,
+    return Bench("e_bare_scan", call, len(prob.configs), prob.case.steps, compile_s,
                  lambda: _agreement(out["r"][1], prob))
 
 
-def vmap_sweep(prob: BenchProblem):
-    """(e′) the same with the per-step divergence test and freeze of :func:`make_update`, returning
-    ``(call, compile_s)``, ``call() -> (f(x_T), diverged)``."""
+def ceiling_sweep(prob: BenchProblem, devices=None, chunk: int | None = None):
+    """(e) the fair ceiling, returning ``(call, compile_s)``: a hand-written
+    ``jit(shard_map(vmap(scan)))`` of :func:`make_update` — the divergence rule read at every update,
+    diverged runs frozen at once, the divergence step recorded — sharded over ``devices`` (default: all,
+    the ones the engine uses) with ``jax.shard_map``, the grid fed in chunks of ``chunk`` configurations
+    (default: all at once; the last chunk padded) as the engine does. With one device it is the
+    single-device ceiling (e₁). ``call() -> (final loss, diverged, divergence step)``, each (N,)."""
+    devices = list(devices or jax.devices())
     _, _, run_one, _ = make_update(prob)
-    lr, data = jnp.asarray(prob.lrs), prob.device_data()
-    exe, compile_s = aot(jax.vmap(run_one, in_axes=(0, None)), lr, data)
-    return (lambda: tuple(np.asarray(a) for a in exe(lr, data))), compile_s
+    n = len(prob.configs)
+    d = len(devices)
+    chunk = -(-min(chunk or n, n) // d) * d  # a multiple of the device count
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("configurations",))
+    P = jax.sharding.PartitionSpec
+    sharded = jax.sharding.NamedSharding(mesh, P("configurations"))
+    data = jax.device_put(prob.device_data(), jax.sharding.NamedSharding(mesh, P()))
+    fn = jax.shard_map(jax.vmap(run_one, in_axes=(0, None)), mesh=mesh, in_specs=(P("configurations"), P()),
+                       out_specs=P("configurations"), check_vma=False)
+    spec = jax.ShapeDtypeStruct((chunk, prob.configs.shape[1]), jnp.float32, sharding=sharded)
+    exe, compile_s = aot(fn, spec, data)
+    padded = np.concatenate([prob.configs, np.repeat(prob.configs[-1:], -n % chunk, 0)])
+
+    def call():
+        outs = [exe(jax.device_put(padded[lo:lo + chunk], sharded), data) for lo in range(0, n, chunk)]
+        return tuple(np.concatenate([np.asarray(o[i]) for o in outs])[:n] for i in range(3))
+
+    return call, compile_s
 
 
-def bench_vmap_scan(prob: BenchProblem) -> Bench:
-    run, compile_s = vmap_sweep(prob)
+def bench_ceiling(prob: BenchProblem, chunk: int, devices=None, name: str = "e_ceiling") -> Bench:
+    run, compile_s = ceiling_sweep(prob, devices, chunk)
     out = {}
 
     def call():
         out["r"] = run()
 
-    return Bench("e_vmap_scan", call, len(prob.lrs), prob.case.steps, compile_s, lambda: _agreement(out["r"][1], prob))
+    def extra():
+        return {**_agreement(out["r"][1], prob, out["r"][2]), "chunk_size": chunk,
+                "devices": len(devices or jax.devices())}
+
+    return Bench(name, call, len(prob.configs), prob.case.steps, compile_s, extra)
 
 
 # ----------------------------------------------------------------------------- memory envelope
@@ -816,11 +901,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def machine_limits(n_matmul: int = 2048, n_triad: int = 2**24, repeats: int = 5) -> dict:
-    """Peak FLOP/s of a square matmul (2n³ FLOPs) in float32 and float64, and triad bandwidth.
+def machine_limits(n_matmul: int = 2048, n_triad: int = 2**24, repeats: int = 5, n_elementwise: int = 16384,
+                   iterations: int = 1000) -> dict:
+    """Peak FLOP/s of a square matmul (2n³ FLOPs) in float32 and float64, triad bandwidth, and the
+    elementwise throughput of a compiled loop.
 
     Triad: ``a = b + s·c`` over float32 arrays of ``n_triad`` elements, 12 bytes moved per element
-    (two reads, one write). Each figure is the median of ``repeats`` timed calls after a warm-up.
+    (two reads, one write). Elementwise: ``x ← a·x + b`` (2 FLOPs per element) for ``iterations``
+    iterations of a ``lax.fori_loop`` over a float32 vector of ``n_elementwise`` elements per device,
+    sharded over all devices — the roof of an update that is one multiply-add per configuration, run
+    the way a vmapped scan runs it (one fused loop over the vector per iteration, the vector in
+    cache). Each figure is the median of ``repeats`` timed calls after a warm-up.
     """
     out = {}
 
@@ -846,6 +937,16 @@ def machine_limits(n_matmul: int = 2048, n_triad: int = 2**24, repeats: int = 5)
     triad = jax.jit(lambda b, c: b + jnp.float32(3.0) * c)
     out["triad_n"] = n_triad
     out["triad_bytes_per_s"] = 12 * n_triad / timed(triad, b, c)
+    devices = jax.devices()
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("d",))
+    P = jax.sharding.PartitionSpec
+    n = n_elementwise * len(devices)
+    x = jax.device_put(jnp.ones(n, jnp.float32), jax.sharding.NamedSharding(mesh, P("d")))
+    a, b0 = jnp.float32(0.999), jnp.float32(1e-3)
+    loop = jax.jit(jax.shard_map(lambda x: jax.lax.fori_loop(0, iterations, lambda i, x: a * x + b0, x),
+                                 mesh=mesh, in_specs=P("d"), out_specs=P("d")))
+    out["elementwise_n_per_device"] = n_elementwise
+    out["elementwise_flop_per_s"] = 2 * n * iterations / timed(loop, x)
     return out
 
 
@@ -880,7 +981,9 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
     return values
 
 
-METHOD_ORDER = ("lrsweep", "e_bare_scan", "e_vmap_scan", "d_notebook", "c_numpy", "b_config_loop", "a_step_loop")
+METHOD_ORDER = ("lrsweep", "e_ceiling", "e_single", "e_bare_scan", "d_notebook", "c_numpy", "b_config_loop",
+                "a_step_loop")
+CEILING_DEVICE_CHUNK = 16384  # configurations per device and chunk of the hand-written ceiling (at most the engine's)
 
 
 def run(cases: list[Case], repeats: int, limits: dict | None = None) -> list[dict]:
@@ -890,9 +993,12 @@ def run(cases: list[Case], repeats: int, limits: dict | None = None) -> list[dic
     for case in cases:
         for i, n in enumerate(case.sizes):
             t0 = time.perf_counter()
-            benches, prob = bench_lrsweep(case, n)
-            size = len(prob.lrs)
-            benches += [bench_bare_scan(prob), bench_vmap_scan(prob), bench_notebook(prob)]
+            benches, prob, prog = bench_lrsweep(case, n)
+            size = len(prob.configs)
+            per_device = min(CEILING_DEVICE_CHUNK, prog.device_chunk)
+            benches += [bench_ceiling(prob, per_device * len(prog.devices), list(prog.devices)),
+                        bench_ceiling(prob, per_device, [prog.devices[0]], name="e_single"),
+                        bench_bare_scan(prob), bench_notebook(prob)]
             if case.curvatures is not None:
                 benches.append(bench_numpy(prob))
             if i == 0:  # one configuration at a time: independent of N, measured once per case
@@ -903,7 +1009,11 @@ def run(cases: list[Case], repeats: int, limits: dict | None = None) -> list[dic
                 r = row(case, size, b)
                 r["flop_per_config_step"] = flops
                 if limits:
-                    r["fraction_of_matmul_f32_peak"] = flops * r["config_steps_per_s"] / limits["matmul_f32_flop_per_s"]
+                    achieved = flops * r["config_steps_per_s"]
+                    r["fraction_of_matmul_f32_peak"] = achieved / limits["matmul_f32_flop_per_s"]
+                    r["fraction_of_elementwise"] = achieved / limits["elementwise_flop_per_s"]
+                    r["limit"] = case.limit
+                    r["fraction_of_limit"] = r[f"fraction_of_{'matmul_f32_peak' if case.limit == 'matmul' else 'elementwise'}"]
                 rows.append(r)
             print(f"  {case.key} N={size:,}: {time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -933,26 +1043,42 @@ def _sci(x: float | None) -> str:
     return f"{m:.1f}·10{sup}"
 
 
+NAMES = {"lrsweep": "lrsweep", "e_ceiling": "(e) fair ceiling, sharded", "e_single": "(e₁) ceiling, one device",
+         "e_bare_scan": "(e₀) bare update, one device", "d_notebook": "(d) notebook loop", "c_numpy": "(c) NumPy",
+         "b_config_loop": "(b) loop over configs", "a_step_loop": "(a) loop over steps"}
+
+
 def markdown(rows: list[dict], cases: list[Case]) -> str:
-    """The README's table: one row per (case, N), configuration-steps/s of every method side by side,
-    then lrsweep ÷ each baseline and lrsweep's share of the float32 matmul peak."""
+    """The README's tables: lrsweep beside the fair ceiling (sharded), the single-device ceiling and
+    their ratios, with the share of the machine's limit that applies (the float32 matmul peak for
+    networks, the elementwise throughput for the others); then every method's configuration-steps/s
+    and lrsweep ÷ each baseline."""
     cols = [m for m in METHOD_ORDER if any(r["method"] == m for r in rows)]
-    names = {"lrsweep": "lrsweep", "e_bare_scan": "(e) bare jit(vmap(scan))", "e_vmap_scan": "(e′) + per-step test",
-             "d_notebook": "(d) notebook loop", "c_numpy": "(c) NumPy", "b_config_loop": "(b) loop over configs",
-             "a_step_loop": "(a) loop over steps"}
     title = {c.key: c.title for c in cases}
     by = {}
     for r in rows:
         by.setdefault((r["case"], r["N"]), {})[r["method"]] = r
-    head = "| case | N | " + " | ".join(names[m] for m in cols) + " | % of f32 matmul peak |"
-    out = [head, "|---|--:|" + "--:|" * (len(cols) + 1)]
+
+    def rate(ms, m):
+        return _sci(ms[m]["config_steps_per_s"]) if m in ms else "–"
+
+    def ratio(ms, m):
+        return f"{ms[m]['ratio_lrsweep_over_method']:.2f}" if m in ms and ms[m].get("ratio_lrsweep_over_method") else "–"
+
+    out = ["| case | N | lrsweep | (e) fair ceiling, sharded | (e₁) ceiling, one device | lrsweep ÷ (e) | "
+           "lrsweep ÷ (e₁) | lrsweep's share of the limit |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for (case, n), ms in by.items():
+        lr = ms.get("lrsweep", {})
+        frac = lr.get("fraction_of_limit")
+        limit = {"matmul": "f32 matmul peak", "elementwise": "elementwise"}.get(lr.get("limit"), "")
+        out.append(f"| {title.get(case, case)} | {_sci(n)} | {rate(ms, 'lrsweep')} | {rate(ms, 'e_ceiling')} | "
+                   f"{rate(ms, 'e_single')} | {ratio(ms, 'e_ceiling')} | {ratio(ms, 'e_single')} | "
+                   + ("–" if frac is None else f"{100 * frac:.2g} % of {limit}") + " |")
+    out += ["", "| case | N | " + " | ".join(NAMES[m] for m in cols) + " |", "|---|--:|" + "--:|" * len(cols)]
     ratio_lines = []
     for (case, n), ms in by.items():
-        cells = [_sci(ms[m]["config_steps_per_s"]) if m in ms else "–" for m in cols]
-        frac = ms.get("lrsweep", {}).get("fraction_of_matmul_f32_peak")
-        out.append(f"| {title.get(case, case)} | {_sci(n)} | " + " | ".join(cells)
-                   + f" | {'–' if frac is None else f'{100 * frac:.2g} %'} |")
-        ratios = [f"{names[m].split(' ')[0]} {ms[m]['ratio_lrsweep_over_method']:.3g}×" for m in cols[1:] if m in ms]
+        out.append(f"| {title.get(case, case)} | {_sci(n)} | " + " | ".join(rate(ms, m) for m in cols) + " |")
+        ratios = [f"{NAMES[m].split(' ')[0]} {ms[m]['ratio_lrsweep_over_method']:.3g}×" for m in cols[1:] if m in ms]
         ratio_lines.append(f"| {title.get(case, case)} | {_sci(n)} | " + ", ".join(ratios) + " |")
     out += ["", "| case | N | lrsweep ÷ baseline |", "|---|--:|---|", *ratio_lines]
     return "\n".join(out)
@@ -985,8 +1111,8 @@ def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
           f"({env['cpu_model']})", flush=True)
     limits = machine_limits(n_matmul=1024 if args.quick else 2048, n_triad=2**22 if args.quick else 2**24)
     print(f"machine: matmul float32 {limits['matmul_f32_flop_per_s']:.3g} FLOP/s, float64 "
-          f"{limits['matmul_f64_flop_per_s']:.3g} FLOP/s; triad {limits['triad_bytes_per_s'] / 1e9:.3g} GB/s",
-          flush=True)
+          f"{limits['matmul_f64_flop_per_s']:.3g} FLOP/s; triad {limits['triad_bytes_per_s'] / 1e9:.3g} GB/s; "
+          f"elementwise {limits['elementwise_flop_per_s']:.3g} FLOP/s", flush=True)
     rows = run(cases, repeats, limits)
 
     print()

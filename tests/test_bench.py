@@ -27,48 +27,56 @@ def _problem(key, n=48, steps=STEPS, diverge_factor=None):
 
 
 def _baselines(prob, steps):
-    """``{method: (f(x_T), diverged)}`` of every baseline on every configuration ((a) and (b): on three)."""
-    lrs, data = jnp.asarray(prob.lrs), prob.device_data()
+    """``{method: (final loss, diverged, divergence step or None, picks or None)}`` of every baseline on
+    every configuration ((a) and (b): on three)."""
+    cs, data = jnp.asarray(prob.configs), prob.device_data()
     out = {}
     if prob.case.curvatures is not None:
-        out["c"] = bench.numpy_sweep(prob.case, prob.params0, prob.lrs[:, 0], steps)
+        out["c"] = (*bench.numpy_sweep(prob.case, prob.params0, prob.configs, steps), None)
     _, nb_d, nb_f = bench.notebook_sweep(prob, steps)[0]()
-    out["d"] = (nb_f, nb_d)
-    out["e'"] = bench.vmap_sweep(prob)[0]()
-    out["e"] = bench.bare_sweep(prob)[0]()
+    out["d"] = (nb_f, nb_d, None, None)
+    devices = jax.devices()
+    out["e"] = (*bench.ceiling_sweep(prob, devices, chunk=2 * len(devices) * 8)[0](), None)  # several chunks, padded
+    out["e1"] = (*bench.ceiling_sweep(prob, devices[:1])[0](), None)
+    out["e0"] = (*bench.bare_sweep(prob)[0](), None, None)
     # (a) and (b): one configuration through the jitted step loop (host batches) / the jitted scan
     init, update, run_one, final = (jax.jit(f) for f in bench.make_update(prob))
-    picks = (0, len(lrs) // 2, len(lrs) - 1)
+    picks = (0, len(cs) // 2, len(cs) - 1)
     a, b = [], []
     for i in picks:
-        carry = init(lrs[i], data)
-        for batch in prob.host_batches(steps):
-            carry = update(carry, lrs[i], batch)
+        carry = init(cs[i], data)
+        for t, batch in enumerate(prob.host_batches(steps)):
+            carry = update(carry, cs[i], batch, jnp.asarray(t, jnp.int32))
         a.append(final(carry, data))
-        b.append(run_one(lrs[i], data))
+        b.append(run_one(cs[i], data))
     for key, res in (("a", a), ("b", b)):
-        out[key] = (np.array([float(f) for f, _ in res]), np.array([bool(d) for _, d in res]), picks)
+        out[key] = tuple(np.array([np.asarray(r[j]) for r in res]) for j in range(3)) + (picks,)
     return out
 
 
 def _check(prob, eng_f, results, ok, rtol=2e-4):
-    """Every method's divergence flags are the engine's ((e), tested once at the end, flags a subset of
-    them); its final losses are the engine's (``rtol``) where ``ok``."""
+    """Every method's divergence flags are the engine's ((e₀), tested once at the end, flags a subset of
+    them) and so are its divergence steps where it records them; its final losses are the engine's
+    (``rtol``) where ``ok`` — for a diverged run the loss where the rule broke, where the method
+    records it (not (d): it does not freeze; not (e₀))."""
     eng_d = prob.diverged
-    for name, (f, d, *picks) in results.items():
-        sel = np.asarray(picks[0]) if picks else np.arange(len(eng_d))
-        if name == "e":  # (e) tests once, at the end: what it flags lrsweep flags too
+    for name, (f, d, step, picks) in results.items():
+        sel = np.asarray(picks) if picks is not None else np.arange(len(eng_d))
+        if name == "e0":  # (e₀) tests once, at the end: what it flags lrsweep flags too
             assert not np.any(d & ~eng_d[sel]), name
         else:
             np.testing.assert_array_equal(d, eng_d[sel], err_msg=name)
-        good = (~eng_d & ok)[sel]
+        if step is not None:
+            np.testing.assert_array_equal(step, prob.div_step[sel], err_msg=name)
+        good = ok[sel] & (~eng_d[sel] if name in ("d", "e0") else True)
         np.testing.assert_allclose(f[good], eng_f[sel][good], rtol=rtol, atol=1e-30, err_msg=name)
 
 
 @pytest.mark.parametrize("key", [k for k in bench.CASE_KEYS if k != "digits_mlp"])
 def test_baselines_agree_with_engine(key):
-    """Per configuration, (c) NumPy, (d) the notebook loop, (e) and (e′) jit(vmap(scan)), (a) the step
-    loop and (b) the config loop give lrsweep's divergence flag, and its final loss f(x_T) (2e-4)."""
+    """Per configuration, (c) NumPy, (d) the notebook loop, (e) the sharded chunked ceiling, (e₁) the
+    single-device one, (e₀) the bare update, (a) the step loop and (b) the config loop give lrsweep's
+    divergence flag and its final loss (2e-4); (a), (b), (c), (e), (e₁) its divergence step too."""
     prob, eng_f = _problem(key)
     assert 0 < prob.diverged.sum() < len(prob.diverged)  # both outcomes present, so the comparison means something
     _check(prob, eng_f, _baselines(prob, STEPS), np.ones(len(eng_f), bool))
@@ -90,7 +98,7 @@ def test_digits_baselines_agree_with_engine():
     prob, eng_f = _problem("digits_mlp", steps=steps, diverge_factor=5.0)
     assert prob.batch_size == 64 and prob.n_examples == 1438 and prob.minibatches
     assert 0 < prob.diverged.sum() < len(prob.diverged)
-    lr = prob.lrs[:, 0]
+    lr = prob.configs[:, 0]
     _check(prob, eng_f, _baselines(prob, steps), lr < 5.0)
     # the batches a user's loop slices on the host are the ones batch_indices computes inside the program
     data = prob.device_data()
@@ -118,7 +126,8 @@ def test_flops_of_digits_update():
     (case,) = bench.make_cases(True, steps=5, sizes=(8,), keys=("digits_mlp",))
     problem = case.problem()
     prob = bench.BenchProblem(case, problem.loss, problem.params, np.full((8, 1), 0.1, np.float32),
-                              np.zeros(8, bool), problem.data, problem.batch_size)
+                              np.zeros(8, bool), np.full(8, -1), np.zeros(8), data=problem.data,
+                              batch_size=problem.batch_size)
     matmuls = 2 * 64 * (64 * 32 + 32 * 10)
     assert 2 * matmuls < bench.flops_per_config_step(prob) < 3 * matmuls
 
@@ -141,6 +150,26 @@ def test_per_layer_case_is_a_grid():
     assert [a.name for a in spec.axes] == list(case.rates)
 
 
+@pytest.mark.parametrize("key", ["hb_lr_momentum", "quad16d_lr_momentum"])
+def test_momentum_cases_are_lr_by_momentum_grids(key):
+    """10⁶ configurations = 1000 learning rates (log) × 1000 momenta (linear, 0 … 0.99), the learning
+    rate varying slowest; every baseline builds ``optax.sgd(lr, momentum=β)`` from a configuration's row."""
+    (case,) = bench.make_cases(False, keys=(key,))
+    assert max(case.sizes) == 1_000_000
+    spec = case.spec(1_000_000)
+    assert spec.size == 1_000_000 and [(a.name, len(a)) for a in spec.axes] == [("learning_rate", 1000), ("momentum", 1000)]
+    values = lgrid.configurations(spec, 0, 1001)
+    assert values["learning_rate"][999] == values["learning_rate"][0] < values["learning_rate"][1000]
+    assert values["momentum"][0] == 0 and values["momentum"][999] == pytest.approx(0.99)
+    prob = bench.BenchProblem(case, lambda p, b: 0.5 * jnp.sum(p**2), jnp.ones(case.dim), np.array([[0.5, 0.9]], np.float32),
+                              np.zeros(1, bool), np.full(1, -1), np.zeros(1))
+    opt = prob.optimizer(jnp.asarray(prob.configs[0]))
+    x = jnp.ones(case.dim)
+    u, st = opt.update(x, opt.init(x))
+    u, _ = opt.update(x, st)
+    np.testing.assert_allclose(u, -0.5 * (1 + 0.9) * x, rtol=1e-6)  # optax's heavy ball: m = g + β m, u = −η m
+
+
 def test_cli_writes_table_and_json(tmp_path, capsys):
     out = tmp_path / "t.json"
     assert main(["bench", "--quick", "--cases", "quad1d", "--sizes", "200", "--steps", "20",
@@ -149,12 +178,15 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
     assert "a_step_loop" in text and "matmul float32" in text and "| case | N |" in text
     res = json.loads(out.read_text())
     methods = {r["method"] for r in res["rows"]}
-    assert {"lrsweep", "e_bare_scan", "e_vmap_scan", "d_notebook", "c_numpy", "b_config_loop",
+    assert {"lrsweep", "e_ceiling", "e_single", "e_bare_scan", "d_notebook", "c_numpy", "b_config_loop",
             "a_step_loop"} <= methods
     assert all(r["config_steps_per_s"] > 0 and len(r["times_s"]) == 3 for r in res["rows"])
     assert [r["ratio_lrsweep_over_method"] for r in res["rows"] if r["method"] == "lrsweep"] == [1.0]
-    assert all(0 < r["fraction_of_matmul_f32_peak"] for r in res["rows"])
-    assert res["machine_limits"]["matmul_f32_flop_per_s"] > 0 and res["machine_limits"]["triad_bytes_per_s"] > 0
+    assert all(0 < r["fraction_of_matmul_f32_peak"] and 0 < r["fraction_of_limit"] for r in res["rows"])
+    ceiling = next(r for r in res["rows"] if r["method"] == "e_ceiling")
+    assert ceiling["divergence_step_agreement_with_lrsweep"] == 1.0 and ceiling["devices"] == len(jax.devices())
+    limits = res["machine_limits"]
+    assert limits["matmul_f32_flop_per_s"] > 0 and limits["triad_bytes_per_s"] > 0 and limits["elementwise_flop_per_s"] > 0
     assert res["steps"] == 20 and res["environment"]["devices"]
 
 
