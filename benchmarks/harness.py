@@ -781,6 +781,7 @@ def ceiling_sweep(prob: BenchProblem, devices=None, chunk: int | None = None):
         outs = [exe(jax.device_put(padded[lo:lo + chunk], sharded), data) for lo in range(0, n, chunk)]
         return tuple(np.concatenate([np.asarray(o[i]) for o in outs])[:n] for i in range(3))
 
+    call.executable = exe  # for benchmarks/hlo_passes.py
     return call, compile_s
 
 
@@ -955,6 +956,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small grids, 3 repeats (about two minutes on 2 cores)")
     p.add_argument("--cases", help=f"comma-separated case keys (default: all): {', '.join(CASE_KEYS)}")
     p.add_argument("--sizes", help="comma-separated numbers of configurations, replacing each case's list")
+    p.add_argument("--methods", help=f"comma-separated methods to time beside lrsweep (default: all): "
+                                     f"{', '.join(METHOD_ORDER[1:])}")
     p.add_argument("--steps", type=int, default=None,
                    help=f"optimizer steps per configuration (default: each case's own, {STEPS}; digits_mlp 500)")
     p.add_argument("--repeats", type=int, default=None,
@@ -986,9 +989,11 @@ METHOD_ORDER = ("lrsweep", "e_ceiling", "e_single", "e_bare_scan", "d_notebook",
 CEILING_DEVICE_CHUNK = 16384  # configurations per device and chunk of the hand-written ceiling (at most the engine's)
 
 
-def run(cases: list[Case], repeats: int, limits: dict | None = None) -> list[dict]:
-    """Every method on every (case, N), timed side by side; rows sorted, with ratios and, given the
-    machine's ``limits``, achieved FLOP/s as a fraction of the float32 matmul peak."""
+def run(cases: list[Case], repeats: int, limits: dict | None = None, methods: tuple[str, ...] | None = None
+        ) -> list[dict]:
+    """Every method (or those named in ``methods``; lrsweep always) on every (case, N), timed side by
+    side; rows sorted, with ratios and, given the machine's ``limits``, achieved FLOP/s as a fraction
+    of the limit that applies."""
     rows: list[dict] = []
     for case in cases:
         for i, n in enumerate(case.sizes):
@@ -996,13 +1001,16 @@ def run(cases: list[Case], repeats: int, limits: dict | None = None) -> list[dic
             benches, prob, prog = bench_lrsweep(case, n)
             size = len(prob.configs)
             per_device = min(CEILING_DEVICE_CHUNK, prog.device_chunk)
-            benches += [bench_ceiling(prob, per_device * len(prog.devices), list(prog.devices)),
-                        bench_ceiling(prob, per_device, [prog.devices[0]], name="e_single"),
-                        bench_bare_scan(prob), bench_notebook(prob)]
-            if case.curvatures is not None:
-                benches.append(bench_numpy(prob))
-            if i == 0:  # one configuration at a time: independent of N, measured once per case
-                benches += [bench_step_loop(prob), bench_config_loop(prob)]
+            others = {
+                "e_ceiling": lambda: bench_ceiling(prob, per_device * len(prog.devices), list(prog.devices)),
+                "e_single": lambda: bench_ceiling(prob, per_device, [prog.devices[0]], name="e_single"),
+                "e_bare_scan": lambda: bench_bare_scan(prob), "d_notebook": lambda: bench_notebook(prob),
+                "c_numpy": (lambda: bench_numpy(prob)) if case.curvatures is not None else None,
+                # one configuration at a time: independent of N, measured once per case
+                "a_step_loop": (lambda: bench_step_loop(prob)) if i == 0 else None,
+                "b_config_loop": (lambda: bench_config_loop(prob)) if i == 0 else None,
+            }
+            benches += [make() for m, make in others.items() if make is not None and (not methods or m in methods)]
             measure(benches, repeats)
             flops = flops_per_config_step(prob)
             for b in benches:
@@ -1113,7 +1121,11 @@ def cli(args: argparse.Namespace, command: str = "lrsweep bench") -> int:
     print(f"machine: matmul float32 {limits['matmul_f32_flop_per_s']:.3g} FLOP/s, float64 "
           f"{limits['matmul_f64_flop_per_s']:.3g} FLOP/s; triad {limits['triad_bytes_per_s'] / 1e9:.3g} GB/s; "
           f"elementwise {limits['elementwise_flop_per_s']:.3g} FLOP/s", flush=True)
-    rows = run(cases, repeats, limits)
+    methods = tuple(m.strip() for m in args.methods.split(",")) if getattr(args, "methods", None) else None
+    unknown = set(methods or ()) - set(METHOD_ORDER)
+    if unknown:
+        raise lrsweep.SweepError("bench", "--methods", f"some of {list(METHOD_ORDER)}", sorted(unknown))
+    rows = run(cases, repeats, limits, methods)
 
     print()
     print(table(rows))
