@@ -1021,7 +1021,8 @@ def run(cases: list[Case], repeats: int, limits: dict | None = None, methods: tu
                     r["fraction_of_matmul_f32_peak"] = achieved / limits["matmul_f32_flop_per_s"]
                     r["fraction_of_elementwise"] = achieved / limits["elementwise_flop_per_s"]
                     r["limit"] = case.limit
-                    r["fraction_of_limit"] = r[f"fraction_of_{'matmul_f32_peak' if case.limit == 'matmul' else 'elementwise'}"]
+                    limit = "matmul_f32_peak" if case.limit == "matmul" else "elementwise"
+                    r["fraction_of_limit"] = r[f"fraction_of_{limit}"]
                 rows.append(r)
             print(f"  {case.key} N={size:,}: {time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -1071,7 +1072,8 @@ def markdown(rows: list[dict], cases: list[Case]) -> str:
         return _sci(ms[m]["config_steps_per_s"]) if m in ms else "–"
 
     def ratio(ms, m):
-        return f"{ms[m]['ratio_lrsweep_over_method']:.2f}" if m in ms and ms[m].get("ratio_lrsweep_over_method") else "–"
+        value = ms.get(m, {}).get("ratio_lrsweep_over_method")
+        return f"{value:.2f}" if value else "–"
 
     out = ["| case | N | lrsweep | (e) fair ceiling, sharded | (e₁) ceiling, one device | lrsweep ÷ (e) | "
            "lrsweep ÷ (e₁) | lrsweep's share of the limit |", "|---|--:|--:|--:|--:|--:|--:|--:|"]

@@ -23,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jax  # noqa: E402
+import harness  # noqa: E402
 import numpy as np  # noqa: E402
 
-import harness  # noqa: E402
 from lrsweep import devices  # noqa: E402
 from lrsweep import grid as lgrid  # noqa: E402
 from lrsweep.engine import Program  # noqa: E402

@@ -89,7 +89,8 @@ class Program:
 
     def _block(self, values: dict[str, jax.Array], data: dict) -> dict[str, jax.Array]:
         """Metrics of ``B`` configurations: one ``vmap`` (the data shared, not mapped)."""
-        return jax.vmap(functools.partial(self.run_one, lanes=_LANES), in_axes=(0, None), axis_name=_LANES)(values, data)
+        one = functools.partial(self.run_one, lanes=_LANES)
+        return jax.vmap(one, in_axes=(0, None), axis_name=_LANES)(values, data)
 
     def _local_chunk(self, values: dict[str, jax.Array], data: dict) -> dict[str, jax.Array]:
         """Metrics of one device's ``C`` configurations: ``lax.map`` over blocks of ``B``."""

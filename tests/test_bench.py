@@ -2,12 +2,12 @@
 
 import json
 
+import harness as bench  # benchmarks/harness.py (on sys.path: conftest.py)
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import harness as bench  # benchmarks/harness.py (on sys.path: conftest.py)
 from lrsweep import grid as lgrid
 from lrsweep.cli import main
 from lrsweep.engine import Program
@@ -157,12 +157,13 @@ def test_momentum_cases_are_lr_by_momentum_grids(key):
     (case,) = bench.make_cases(False, keys=(key,))
     assert max(case.sizes) == 1_000_000
     spec = case.spec(1_000_000)
-    assert spec.size == 1_000_000 and [(a.name, len(a)) for a in spec.axes] == [("learning_rate", 1000), ("momentum", 1000)]
+    assert spec.size == 1_000_000
+    assert [(a.name, len(a)) for a in spec.axes] == [("learning_rate", 1000), ("momentum", 1000)]
     values = lgrid.configurations(spec, 0, 1001)
     assert values["learning_rate"][999] == values["learning_rate"][0] < values["learning_rate"][1000]
     assert values["momentum"][0] == 0 and values["momentum"][999] == pytest.approx(0.99)
-    prob = bench.BenchProblem(case, lambda p, b: 0.5 * jnp.sum(p**2), jnp.ones(case.dim), np.array([[0.5, 0.9]], np.float32),
-                              np.zeros(1, bool), np.full(1, -1), np.zeros(1))
+    prob = bench.BenchProblem(case, lambda p, b: 0.5 * jnp.sum(p**2), jnp.ones(case.dim),
+                              np.array([[0.5, 0.9]], np.float32), np.zeros(1, bool), np.full(1, -1), np.zeros(1))
     opt = prob.optimizer(jnp.asarray(prob.configs[0]))
     x = jnp.ones(case.dim)
     u, st = opt.update(x, opt.init(x))
@@ -186,7 +187,7 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
     ceiling = next(r for r in res["rows"] if r["method"] == "e_ceiling")
     assert ceiling["divergence_step_agreement_with_lrsweep"] == 1.0 and ceiling["devices"] == len(jax.devices())
     limits = res["machine_limits"]
-    assert limits["matmul_f32_flop_per_s"] > 0 and limits["triad_bytes_per_s"] > 0 and limits["elementwise_flop_per_s"] > 0
+    assert min(limits["matmul_f32_flop_per_s"], limits["triad_bytes_per_s"], limits["elementwise_flop_per_s"]) > 0
     assert res["steps"] == 20 and res["environment"]["devices"]
 
 
