@@ -441,8 +441,11 @@ def make_update(prob: BenchProblem):
     carry = (params, opt_state, f0, f_last, diverged, step). The rule is ``f`` non-finite or ``f > F f₀``
     (``F`` the case's ``diverge_factor``), with ``f₀`` the whole-data loss at the start and ``f`` the loss
     of the batch the update trains on, read at every update and at the last point (on update ``T``'s
-    batch); a diverged run is frozen at once (parameters and optimizer state: a select per leaf and
-    update), ``step`` is the first update whose loss broke the rule (``−1`` if none) and the final loss
+    batch); a diverged run is frozen at once (parameters and optimizer state: a select per float leaf
+    and update; integer leaves such as Adam's step counter are left to count, as lrsweep does — they are
+    one scalar shared by all configurations under ``vmap``, and a select would batch them and make
+    Adam's bias correction two ``pow`` per configuration and update), ``step`` is the first update whose
+    loss broke the rule (``−1`` if none) and the final loss
     is the loss there — as lrsweep reports them. Otherwise the final loss is the whole-data loss of the
     final parameters.
     """
@@ -462,7 +465,8 @@ def make_update(prob: BenchProblem):
         diverged = diverged | bad
         updates, new_state = prob.optimizer(c).update(g, state, x)
         x = _where(diverged, x, optax.apply_updates(x, updates))
-        state = _where(diverged, state, new_state)
+        state = jax.tree.map(lambda old, new: jnp.where(diverged, old, new) if jnp.issubdtype(old.dtype, jnp.inexact)
+                             else new, state, new_state)
         return x, state, f0, f_last, diverged, step
 
     def run_one(c, data, steps=prob.case.steps):
