@@ -212,6 +212,23 @@ class SweepSpec:
                                  **{k: list(v) for k, v in t.select.items()}}
         return d
 
+    def to_toml(self) -> str:
+        """The resolved definition as TOML text (what ``sweep.toml`` holds): :meth:`to_dict` with the
+        ``None`` values TOML cannot write left out. The one writer of a spec as TOML; it reads back
+        with :func:`from_dict` to an equal spec."""
+        import tomli_w
+
+        return tomli_w.dumps(_toml_ready(self.to_dict()))
+
+
+def _toml_ready(d):
+    """``d`` without ``None`` values (TOML has no null), tuples as lists."""
+    if isinstance(d, dict):
+        return {k: _toml_ready(v) for k, v in d.items() if v is not None}
+    if isinstance(d, (list, tuple)):
+        return [_toml_ready(v) for v in d]
+    return d
+
 
 def label(obj) -> str:
     """A name, or a callable's ``module:qualname`` (how a Python object is written into sweep.toml)."""

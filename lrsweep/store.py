@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomli_w
 
 from lrsweep.config import SweepSpec, from_dict
 
@@ -119,7 +118,7 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    writers = {SWEEP: lambda p: p.write_text(sweep_text(result.spec))}
+    writers = {SWEEP: lambda p: p.write_text(result.spec.to_toml())}
     if table_file is None:
         writers[TABLE] = lambda p: result.table.to_parquet(p, index=False)
     if result.boundary is not None:
@@ -144,11 +143,6 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
     write_json(out / MANIFEST, result.manifest)
     result.path = out
     return out
-
-
-def sweep_text(spec: SweepSpec) -> str:
-    """The resolved sweep file as written to ``sweep.toml``."""
-    return tomli_w.dumps(_toml_ready(spec.to_dict()))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -199,14 +193,6 @@ def atomic_write(path: str | Path, write) -> Path:
         raise
     _fsync(path.parent)
     return path
-
-
-def _toml_ready(d):
-    if isinstance(d, dict):
-        return {k: _toml_ready(v) for k, v in d.items() if v is not None}
-    if isinstance(d, (list, tuple)):
-        return [_toml_ready(v) for v in d]
-    return d
 
 
 def load(path: str | Path) -> SweepResult:
@@ -556,7 +542,7 @@ class Ledger:
         ledger.stamp = sweep_hash(spec)
         if resume:
             ledger._validate()
-        atomic_write(out / SWEEP, lambda p: p.write_text(sweep_text(spec)))
+        atomic_write(out / SWEEP, lambda p: p.write_text(spec.to_toml()))
         # a rerun of the same sweep keeps what the manifest knew (versions, host, times) until it is replaced
         kept = {k: v for k, v in old_manifest.items() if k not in ("status", "chunks_done", "configurations_done",
                                                                    "sweep_hash", "files")} \

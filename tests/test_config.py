@@ -41,10 +41,8 @@ def test_resolved_definition_round_trips(tmp_path):
     """sweep.toml written beside the results reads back into the same spec."""
     import tomllib
 
-    import tomli_w
-
     spec = load_sweep(write(tmp_path, GOOD))
-    again = lrsweep.from_dict(tomllib.loads(tomli_w.dumps(spec.to_dict())), source=spec.source)
+    again = lrsweep.from_dict(tomllib.loads(spec.to_toml()), source=spec.source)
     assert again == spec
 
 
@@ -155,3 +153,12 @@ def test_categorical_schedule_axis_rejects_other_keys(tmp_path):
                         'schedule = { values = ["constant"], factor = 2 }')
     with pytest.raises(SweepError, match=r"axes\.schedule\.factor: expected only `values`"):
         load_sweep(write(tmp_path, text))
+
+
+def test_to_toml_is_the_only_spec_writer():
+    """One home: ``SweepSpec.to_toml`` is the only place in the package that writes TOML."""
+    from pathlib import Path
+
+    pkg = Path(lrsweep.__file__).parent
+    writers = sorted(p.name for p in pkg.glob("*.py") if "tomli_w" in p.read_text())
+    assert writers == ["config.py"]
