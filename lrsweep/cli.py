@@ -362,13 +362,13 @@ def _report(args) -> int:
 def _suggest(args) -> int:
     """``lrsweep suggest LOSS [--set k=v] [--optimizer NAME] [--opt k=v] …``: print the recommendation."""
     from lrsweep import suggest
-    from lrsweep.config import SweepError
+    from lrsweep.config import SweepError, assignments
 
     try:
-        s = suggest.suggest(args.loss, suggest._pairs(args.set, "--set"), args.optimizer,
-                            suggest._pairs(args.opt, "--opt"), steps=args.steps, lr_min=args.min, lr_max=args.max,
+        s = suggest.suggest(args.loss, assignments(args.set, "--set"), args.optimizer,
+                            assignments(args.opt, "--opt"), steps=args.steps, lr_min=args.min, lr_max=args.max,
                             num=args.num, dtype=args.dtype, fraction=args.fraction, range_steps=args.range_steps,
-                            init=suggest._pairs(args.init, "--init") or None)
+                            init=assignments(args.init, "--init") or None)
     except (SweepError, ValueError) as e:
         return _fail(str(e))
     print(s.text())

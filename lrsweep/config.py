@@ -298,7 +298,7 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
     import copy
 
     raw = copy.deepcopy(raw)
-    items = overrides.items() if isinstance(overrides, dict) else [_split_override(o, source) for o in overrides]
+    items = overrides.items() if isinstance(overrides, dict) else [assignment(o) for o in overrides]
     for key, value in items:
         parts = key.split(".")
         node = raw
@@ -332,17 +332,31 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
 _AXIS_FIELDS = ("min", "max", "num", "scale", "values")
 
 
-def _split_override(text: str, source: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise SweepError(source, "--set", "key=value", text, raw=f"--set {text!r}: expected key=value")
-    key, value = text.split("=", 1)
-    key = key.strip()
-    # `axes.learning_rate.num=64` style keys may contain dots inside quoted axis names; keep it simple.
+def assignment(text: str, option: str = "--set") -> tuple[str, Any]:
+    """One ``KEY=VALUE`` of the command line: the key stripped, the value read as a TOML value, or kept
+    as the (stripped) text when it is not one — a bare word is a string. The one parser of every
+    ``--set``/``--opt``/``--init``.
+
+    >>> assignment("axes.learning_rate.num=64"), assignment("activation = relu"), assignment("x=[1, 2.5]")
+    (('axes.learning_rate.num', 64), ('activation', 'relu'), ('x', [1, 2.5]))
+    >>> assignment("steps")
+    Traceback (most recent call last):
+    ...
+    lrsweep.config.SweepError: --set 'steps': expected KEY=VALUE
+    """
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        raise SweepError(option, option, "KEY=VALUE", text, raw=f"{option} {text!r}: expected KEY=VALUE")
     try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        return key, tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
-        parsed = value.strip()
-    return key, parsed
+        return key, value
+
+
+def assignments(items: list[str], option: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` items (:func:`assignment`) as a dict, later keys winning."""
+    return dict(assignment(item, option) for item in items)
 
 
 _TOP_KEYS = {"name", "steps", "dtype", "loss", "init", "optimizer", "schedule", "axes", "criteria",

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -383,20 +382,3 @@ def suggest(loss: str, loss_params: dict | None = None, optimizer: str = "sgd", 
                       recommended=fraction * critical, fraction=fraction, sharpness=lam, sharpness_prediction=pred,
                       range_best=best, range_stop=stop, range_lag=best / critical, status=str(row["status"]),
                       steps=steps, asymptotic=bool(use_asymptotic), finders=finder_suggestions(lr, f))
-
-
-def _pairs(items: list[str], option: str) -> dict[str, Any]:
-    import tomllib
-
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise SweepError("lrsweep suggest", option, "KEY=VALUE", item)
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = text  # a bare word: a string (activation = relu)
-    return out
-
-

@@ -162,3 +162,19 @@ def test_to_toml_is_the_only_spec_writer():
     pkg = Path(lrsweep.__file__).parent
     writers = sorted(p.name for p in pkg.glob("*.py") if "tomli_w" in p.read_text())
     assert writers == ["config.py"]
+
+
+def test_one_key_value_parser_for_every_option(capsys):
+    """``run --set`` and ``suggest --set/--opt/--init`` read ``KEY=VALUE`` with one parser: TOML values,
+    bare words as stripped strings, a missing ``=`` or key refused with the option named."""
+    from lrsweep.cli import main
+    from lrsweep.config import SweepError, assignment, assignments
+
+    assert assignments(["a = 1", "b=relu ", "a=[1, 2]"], "--opt") == {"a": [1, 2], "b": "relu"}
+    for bad in ("steps", "=3", " = 3"):
+        with pytest.raises(SweepError, match=r"^--init .*: expected KEY=VALUE$"):
+            assignment(bad, "--init")
+    assert main(["run", "sweeps/x2-gd.toml", "--quiet", "--set", "steps"]) == 2
+    assert main(["suggest", "quadratic", "--opt", "b1"]) == 2
+    err = capsys.readouterr().err
+    assert "--set 'steps': expected KEY=VALUE" in err and "--opt 'b1': expected KEY=VALUE" in err
