@@ -65,10 +65,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from lrsweep import optimizers as _optimizers
 from lrsweep.config import SweepError, from_dict
+from lrsweep.training import update_fn
 
 FRACTION = 0.5
 ADAPTIVE_DIVERGE_FACTOR = 10.0  # Adam & co.: "diverged" = the loss overshoots to 10× its initial gap
@@ -191,11 +191,7 @@ def range_test(program, *, lr_min: float, lr_max: float, steps: int) -> tuple[np
         opt = _optimizers.build(spec.optimizer.builder, schedule, hp)
         value = program.loss_of(v)
 
-        def step(carry, _):
-            p, s = carry
-            f, g = jax.value_and_grad(value)(p)
-            u, s = opt.update(g, s, p)
-            return (optax.apply_updates(p, u), s), f
+        step = update_fn(lambda p, _: value(p), opt)
 
         @jax.jit
         def run(p):
