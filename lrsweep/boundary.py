@@ -131,7 +131,7 @@ def locate(spec: SweepSpec, metrics: dict[str, np.ndarray], evaluate: Evaluate, 
     axis = spec.boundary.axis
     ax = spec.axis(axis)
     vals = np.asarray(ax.values, np.float64)
-    log = ax.scale == "log" or (ax.scale == "values" and vals.min() > 0 and _looks_log(vals))
+    log = ax.is_log
     div = along_axis(spec, metrics["diverged"], axis)
     grow = along_axis(spec, predicate(metrics, "growing"), axis)
     fixed = slice_values(spec, axis)
@@ -221,10 +221,3 @@ def _slice_columns(spec: SweepSpec, axis: str, fixed: dict[str, np.ndarray], row
         v = fixed[a.name][rows]
         cols[a.name] = np.asarray(a.values, dtype=object)[v.astype(int)] if a.categorical else v
     return cols
-
-
-def _looks_log(vals: np.ndarray) -> bool:
-    if len(vals) < 3:
-        return False
-    r = vals[1:] / vals[:-1]
-    return bool(np.allclose(r, r[0], rtol=1e-6) and not np.allclose(np.diff(vals), np.diff(vals)[0], rtol=1e-6))

@@ -22,6 +22,7 @@ Axis names route a swept value to its consumer:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -51,13 +52,91 @@ class SweepError(ValueError):
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where an axis's values go, read once from its name (:func:`route`).
+
+    ``kind`` is one of :data:`ROUTE_KINDS`; ``param`` the parameter set there: the optimizer's
+    hyperparameter (``momentum``, ``optimizer.b1`` → ``b1``), the schedule's or the loss's parameter,
+    ``scale``/``index`` of the initial point, or the parameter group of a ``learning_rate.<group>``
+    axis; ``""`` for ``seed`` and the categorical ``schedule`` axis.
+    """
+
+    kind: str
+    param: str = ""
+
+
+ROUTE_KINDS = ("optimizer", "group_learning_rate", "schedule", "schedule_name", "loss", "init", "seed")
+_PREFIXES = {"optimizer.": "optimizer", "learning_rate.": "group_learning_rate", "schedule.": "schedule",
+             "loss.": "loss", "init.": "init"}
+
+
+@functools.lru_cache(maxsize=4096)
+def route(name: str) -> Route:
+    """The route of the axis ``name``: a prefix names the consumer, a bare name is the optimizer's.
+
+    >>> route("momentum"), route("optimizer.b1")
+    (Route(kind='optimizer', param='momentum'), Route(kind='optimizer', param='b1'))
+    >>> route("learning_rate.layer0"), route("schedule.decay_rate")
+    (Route(kind='group_learning_rate', param='layer0'), Route(kind='schedule', param='decay_rate'))
+    >>> route("loss.data_seed"), route("init.scale"), route("schedule"), route("seed")
+    (Route(kind='loss', param='data_seed'), Route(kind='init', param='scale'), Route(kind='schedule_name', param=''),
+     Route(kind='seed', param=''))
+    """
+    if name == "seed":
+        return Route("seed")
+    if name == "schedule":
+        return Route("schedule_name")
+    for prefix, kind in _PREFIXES.items():
+        if name.startswith(prefix):
+            return Route(kind, name[len(prefix):])
+    return Route("optimizer", name)
+
+
+def looks_log(values) -> bool:
+    r"""Whether a list of values is log-spaced: at least three distinct values, all > 0, spaced more evenly
+    on a log scale than on a linear one — the spread of the gaps relative to their mean,
+    :math:`\mathrm{cv}(d) = \mathrm{std}(d)/\mathrm{mean}(d)`, is smaller for :math:`d = \Delta\log v` than for
+    :math:`d = \Delta v` (sorted values). Geometric sequences are log-spaced, arithmetic ones are not,
+    hand-picked decades (1e-4, 3e-4, 1e-3, …) are.
+
+    >>> looks_log([1e-4, 1e-3, 1e-2]), looks_log([1e-4, 3e-4, 1e-3, 3e-3]), looks_log([0.5, 1.0, 2.0])
+    (True, True, True)
+    >>> looks_log([0.1, 0.2, 0.3]), looks_log([0.5, 0.8, 1.0, 1.2]), looks_log([0.0, 1.0, 10.0]), looks_log([1, 10])
+    (False, False, False, False)
+    """
+    v = np.unique(np.asarray(values, np.float64))
+    if len(v) < 3 or v[0] <= 0:
+        return False
+
+    def cv(d):
+        return float(np.std(d) / np.mean(d))
+
+    return cv(np.diff(np.log(v))) + 1e-9 < cv(np.diff(v))
+
+
+@dataclass(frozen=True)
 class Axis:
-    """One swept dimension. ``values`` are floats, or names for a categorical axis."""
+    """One swept dimension. ``values`` are floats, or names for a categorical axis.
+
+    ``route`` says where its values go (:func:`route`); ``is_log`` whether it is log-scaled: declared
+    ``scale = "log"``, or a ``values`` list that :func:`looks_log` (never a ``linear`` or categorical axis).
+    Figures draw it on a log axis, the boundary search bisects it geometrically, a zoom keeps its scale.
+    """
 
     name: str
     values: tuple
     scale: str = "linear"  # "linear" | "log" | "values"
     categorical: bool = False
+    route: Route = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "route", route(self.name))
+
+    @functools.cached_property
+    def is_log(self) -> bool:
+        if self.categorical or self.scale == "linear":
+            return False
+        return self.scale == "log" or looks_log(self.values)
 
     def __len__(self) -> int:
         return len(self.values)

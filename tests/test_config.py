@@ -178,3 +178,36 @@ def test_one_key_value_parser_for_every_option(capsys):
     assert main(["suggest", "quadratic", "--opt", "b1"]) == 2
     err = capsys.readouterr().err
     assert "--set 'steps': expected KEY=VALUE" in err and "--opt 'b1': expected KEY=VALUE" in err
+
+
+@pytest.mark.parametrize("axis, log", [
+    ({"min": 1e-3, "max": 1.0, "num": 4, "scale": "log"}, True),
+    ({"min": 1e-3, "max": 1.0, "num": 4}, False),                      # linear, even over three decades
+    ({"values": [1e-3, 1e-2, 1e-1, 1.0], "scale": "linear"}, False),  # declared linear wins
+    ({"values": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]}, True),                # hand-picked decades
+    ({"values": [0.5, 1.0, 2.0]}, True),                               # geometric, narrow
+    ({"values": [0.1, 0.2, 0.3, 0.4]}, False),
+    ({"values": [0.5, 0.8, 1.0, 1.2]}, False),
+    ({"values": [0.0, 1e-3, 1e-2, 1e-1]}, False),                      # zero: no log axis
+    ({"values": [1e-3, 1.0]}, False),                                  # two values: no spacing to read
+])
+def test_axis_is_log_is_decided_once(axis, log):
+    """``Axis.is_log`` is the one rule figures, the boundary search and zooms read."""
+    spec = lrsweep.from_dict({"name": "q", "steps": 3, "loss": {"name": "quadratic"},
+                              "axes": {"learning_rate": axis}})
+    assert spec.axis("learning_rate").is_log is log
+
+
+def test_axis_route_is_parsed_once():
+    """Each axis carries its route; a bare name is the optimizer's hyperparameter."""
+    from lrsweep.config import Route
+
+    spec = lrsweep.from_dict({"name": "q", "steps": 3, "loss": {"name": "quadratic"},
+                              "schedule": {"name": "exponential"},
+                              "axes": {"learning_rate": [0.1], "optimizer.momentum": [0.0, 0.5],
+                                       "loss.curvature_scale": [1.0], "schedule.decay_rate": [0.9],
+                                       "init.scale": [1.0], "seed": [0, 1]}})
+    assert {a.name: a.route for a in spec.axes} == {
+        "learning_rate": Route("optimizer", "learning_rate"), "optimizer.momentum": Route("optimizer", "momentum"),
+        "loss.curvature_scale": Route("loss", "curvature_scale"), "schedule.decay_rate": Route("schedule", "decay_rate"),
+        "init.scale": Route("init", "scale"), "seed": Route("seed")}
