@@ -7,6 +7,7 @@ field), 1 on an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -140,6 +141,23 @@ def _bench_args(argv):
     return harness.add_arguments(_argparse.ArgumentParser(prog="lrsweep bench")).parse_args(argv)
 
 
+class _Stderr(logging.Handler):
+    """The library's log records (logger ``lrsweep``: warnings, the size estimate, progress lines), one line
+    each on the current ``sys.stderr`` as the command's own messages are."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """Route the ``lrsweep`` logger to stderr (once per process): INFO and above, warnings only when quiet."""
+    log = logging.getLogger("lrsweep")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        log.addHandler(_Stderr())
+    log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
@@ -153,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         args.command = "bench"
     else:
         args = _parser().parse_args(argv)
+    _log_to_stderr(getattr(args, "quiet", False))
     if args.command not in ("list", "bench"):  # the command draws into files: a non-interactive backend
         import matplotlib                      # (chosen here, not on import of the library: a notebook keeps its own)
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from lrsweep.config import SweepError, SweepSpec
 from lrsweep.engine import Program
 from lrsweep.outcomes import OUTCOME_NAMES
 from lrsweep.store import SweepResult, git_state, host, save, versions
+
+log = logging.getLogger("lrsweep")  # warnings and progress lines; the CLI prints them on stderr
 
 
 def _now() -> str:
@@ -115,7 +118,7 @@ def _annotated(spec, program, boundary, phases):
             out[c] = np.nan
         msg = (str(e).strip().splitlines() or [""])[0]
         out["theory_status"] = f"not computed: {type(e).__name__}: {msg}"[:200]
-        print(f"lrsweep: warning: reference columns left empty: {type(e).__name__}: {msg}", file=sys.stderr)
+        log.warning(f"lrsweep: warning: reference columns left empty: {type(e).__name__}: {msg}")
         return out
 
 
@@ -326,8 +329,16 @@ def _write_table(spec: SweepSpec, chunks, out: Path) -> Path:
     return Path(tmp)
 
 
+def _notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where ``tqdm.auto`` draws its widget; stderr is no terminal there)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 class _Progress:
-    """Progress over chunks: a tqdm bar on a terminal; otherwise a line per chunk at most every 5 s."""
+    """Progress over chunks: a ``tqdm.auto`` bar on a terminal or in a notebook (its widget); otherwise a
+    line per chunk at most every 5 s, logged (INFO, logger ``lrsweep``)."""
 
     def __init__(self, spec: SweepSpec, total: int, skipped: int, enabled: bool, every: float = 5.0):
         self.spec, self.total, self.every, self.done = spec, total, every, 0
@@ -337,8 +348,8 @@ class _Progress:
         if not self.enabled:
             return
         if skipped:
-            print(f"{spec.name}: resuming: {skipped} of {spec.size} configurations already done", file=sys.stderr)
-        if sys.stderr.isatty():
+            log.info(f"{spec.name}: resuming: {skipped} of {spec.size} configurations already done")
+        if sys.stderr.isatty() or _notebook():
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="cfg", desc=spec.name, unit_scale=True, leave=True)
@@ -355,8 +366,8 @@ class _Progress:
         elif now - self.last >= self.every or self.done == self.total:
             self.last = now
             eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-            print(f"{self.spec.name}: {self.done}/{self.total} configurations, {rate:.3g} configs/s, "
-                  f"ETA {eta:.0f} s", file=sys.stderr, flush=True)
+            log.info(f"{self.spec.name}: {self.done}/{self.total} configurations, {rate:.3g} configs/s, "
+                     f"ETA {eta:.0f} s")
 
     def close(self) -> None:
         if self.bar is not None:

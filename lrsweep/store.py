@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import platform
 import shutil
@@ -36,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 from lrsweep.config import SweepSpec, from_dict
+
+log = logging.getLogger("lrsweep")  # warnings and the size estimate; the CLI prints them on stderr
 
 TABLE = "table.parquet"
 BOUNDARY = "boundary.csv"
@@ -325,7 +328,7 @@ def free_memory() -> int | None:
 def check_size(spec: SweepSpec, out: Path | None, *, force: bool = False, say: bool = False,
                in_memory: int = 1 << 22) -> Size:
     """Refuse (one line, with the numbers) a sweep whose estimated disk or memory exceeds what is free,
-    unless ``force``; print the estimate when ``say``."""
+    unless ``force``; log the estimate (INFO, logger ``lrsweep``) when ``say``."""
     from lrsweep.config import SweepError
 
     size = estimate(spec, in_memory)
@@ -333,7 +336,7 @@ def check_size(spec: SweepSpec, out: Path | None, *, force: bool = False, say: b
     mem = free_memory()
     if say:
         free = [f"{_bytes(disk)} free on disk"] * (disk is not None) + [f"{_bytes(mem)} free memory"] * (mem is not None)
-        print(f"{spec.name}: {size.text()}" + (f" ({', '.join(free)})" if free else ""), file=sys.stderr)
+        log.info(f"{spec.name}: {size.text()}" + (f" ({', '.join(free)})" if free else ""))
     if force:
         return size
     if out is not None and disk is not None and size.disk > disk:
@@ -438,8 +441,9 @@ class Lock:
 
     def _enter_exclusive(self, why: OSError) -> Lock:
         path = self.path.parent / EXCLUSIVE
-        print(f"lrsweep: warning: {self.path.parent}: no file locks here ({errno.errorcode.get(why.errno, why.errno)}"
-              f"); locking with {EXCLUSIVE} instead (delete it by hand if a run was killed)", file=sys.stderr)
+        log.warning(f"lrsweep: warning: {self.path.parent}: no file locks here "
+                    f"({errno.errorcode.get(why.errno, why.errno)}); locking with {EXCLUSIVE} instead (delete it by "
+                    "hand if a run was killed)")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -614,7 +618,7 @@ class Ledger:
             if why is None:
                 at = hi
                 continue
-            print(f"lrsweep: warning: {f}: {why}; recomputing those configurations", file=sys.stderr)
+            log.warning(f"lrsweep: warning: {f}: {why}; recomputing those configurations")
             f.unlink(missing_ok=True)
 
     def _file(self, lo: int, hi: int) -> Path:
