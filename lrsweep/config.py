@@ -771,7 +771,7 @@ def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
     if init.points is not None or init.count != 1:
         v.fail("init.points" if init.points is not None else "init.count",
                "no initial points beside a Problem (it has params= or init=)", "points")
-    swept = [a.name[5:] for a in axes if a.name.startswith("loss.")]
+    swept = [a.route.param for a in axes if a.route.kind == "loss"]
     ok = _problem.accepted(loss.problem.loss, swept)
     for p in swept:
         if p not in ok or p in ("key", "params", "batch"):
@@ -779,82 +779,115 @@ def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
 
 
 def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init: InitSpec, n_points):
+    """Every axis reaches a consumer that takes it (:func:`route`), and the optimizer gets every argument
+    it needs: a learning rate (fixed, swept, or per group) and a callable optimizer's required ones."""
     if not v.resolve:
         return  # a results directory's sweep.toml: validated when it was written; its user code is not imported
-    opt_params = _optimizers.describe_optimizer(opt.builder)
-    sched_names = [a.values for a in axes if a.name == "schedule"]
-    active_schedules = list(sched_names[0]) if sched_names else [sched.name]
-    if callable(sched.name) and any(a.name.startswith("schedule.") for a in axes):
-        v.fail(next(f"axes.{a.name}" for a in axes if a.name.startswith("schedule.")),
-               "no schedule.<param> axis beside a callable schedule", "an axis")
     if loss.problem is not None:
         _problem_routes(v, axes, loss, init)
-        loss_static, loss_accepted = frozenset(), None
-    else:
-        loss_factory = _losses.resolve_loss(loss.name)
-        loss_static = getattr(loss_factory, "static", frozenset())
-        loss_accepted = (_losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None)
+    check = {"optimizer": _optimizer_axis(v, opt), "group_learning_rate": lambda a: _group_axis(v, a),
+             "schedule": _schedule_axis(v, axes, sched), "loss": _loss_axis(v, loss),
+             "init": lambda a: _init_axis(v, a, n_points)}
     for a in axes:
-        f = f"axes.{a.name}"
-        n = a.name
-        if n == "schedule" or n == "seed":
-            continue
-        if n == "batch_size":
-            v.fail(f, "an axis other than batch_size (it sets the shapes of the compiled program; run one sweep "
-                      "per batch size)", n)
-        if n in INIT_AXES:
-            if n == "init.index" and max(a.values) >= n_points:
-                v.fail(f"{f}.values", f"indices < {n_points} (the number of initial points)", max(a.values))
-            continue
-        if n.startswith("init."):
-            v.fail(f, "init.scale or init.index", n)
-        if n.startswith("loss."):
-            p = n[5:]
-            if loss.problem is not None:
-                continue
-            if loss_accepted is not None and p not in loss_accepted:
-                v.fail(f, f"a parameter of loss {loss.name!r} ({', '.join(loss_accepted)})", p)
-            if p in loss_static:
-                v.fail(f, f"a numeric parameter (loss.{p} is structural: it sets shapes or code, "
-                          "so it cannot be swept)", p)
-            continue
-        if n.startswith("schedule."):
-            p = n[9:]
-            known = _schedules.describe_schedules()
-            ok = [s for s in active_schedules if p in known[s]]
-            if not ok:
-                v.fail(f, f"a parameter of schedule {'/'.join(active_schedules)}", p)
-            for s in ok:
-                static = _schedules.static_params(s)
-                if p in static:
-                    v.fail(f, f"a sweepable parameter (schedule.{p} of {s!r} is fixed on the host)", p)
-            continue
-        if n.startswith("learning_rate."):  # one parameter group's rate; the group is checked against the loss
-            if not n[len("learning_rate."):] or "." in n[len("learning_rate."):]:
-                v.fail(f, "learning_rate.<group>, a top-level key of the loss's parameters", n)
-            if min(a.values) < 0:
-                v.fail(f"{f}.values", "learning rates ≥ 0", min(a.values))
-            continue
-        p = n[len("optimizer."):] if n.startswith("optimizer.") else n
-        if p not in opt_params:
+        if a.name == "batch_size":
+            v.fail(f"axes.{a.name}", "an axis other than batch_size (it sets the shapes of the compiled program; "
+                                     "run one sweep per batch size)", a.name)
+        if a.route.kind in check:
+            check[a.route.kind](a)
+    _check_learning_rate(v, axes, opt)
+    _check_required(v, axes, opt)
+
+
+def _optimizer_axis(v, opt: OptimizerSpec):
+    """The check of an axis routed to the optimizer: one of its numeric hyperparameters."""
+    known = _optimizers.describe_optimizer(opt.builder)
+
+    def check(a: Axis):
+        p = a.route.param
+        if p not in known:
             import difflib
 
-            close = difflib.get_close_matches(p, list(opt_params), n=1)
-            v.fail(f, "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, init.index or seed"
-                   + (f" (did you mean {close[0]!r}?)" if close else ""), n)
+            close = difflib.get_close_matches(p, list(known), n=1)
+            v.fail(f"axes.{a.name}", "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, "
+                   "init.index or seed" + (f" (did you mean {close[0]!r}?)" if close else ""), a.name)
         if isinstance(opt.params.get(p), bool):
-            v.fail(f, f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
-    lr_swept = any(a.name in ("learning_rate", "optimizer.learning_rate") or a.name.startswith("learning_rate.")
-                   for a in axes)
+            v.fail(f"axes.{a.name}", f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
+
+    return check
+
+
+def _group_axis(v, a: Axis) -> None:
+    """A ``learning_rate.<group>`` axis: one group's rates, ≥ 0 (the group is checked against the loss)."""
+    if not a.route.param or "." in a.route.param:
+        v.fail(f"axes.{a.name}", "learning_rate.<group>, a top-level key of the loss's parameters", a.name)
+    if min(a.values) < 0:
+        v.fail(f"axes.{a.name}.values", "learning rates ≥ 0", min(a.values))
+
+
+def _schedule_axis(v, axes, sched: ScheduleSpec):
+    """The check of a ``schedule.<p>`` axis: a sweepable parameter of a schedule the sweep runs."""
+    names = [a.values for a in axes if a.route.kind == "schedule_name"]
+    active = list(names[0]) if names else [sched.name]
+    known = _schedules.describe_schedules()
+
+    def check(a: Axis):
+        p = a.route.param
+        if callable(sched.name):
+            v.fail(f"axes.{a.name}", "no schedule.<param> axis beside a callable schedule", "an axis")
+        ok = [s for s in active if p in known[s]]
+        if not ok:
+            v.fail(f"axes.{a.name}", f"a parameter of schedule {'/'.join(active)}", p)
+        for s in ok:
+            if p in _schedules.static_params(s):
+                v.fail(f"axes.{a.name}", f"a sweepable parameter (schedule.{p} of {s!r} is fixed on the host)", p)
+
+    return check
+
+
+def _loss_axis(v, loss: LossSpec):
+    """The check of a ``loss.<p>`` axis of a built-in or named loss: a numeric parameter it accepts
+    (a Problem's are checked by :func:`_problem_routes`)."""
+    if loss.problem is not None:
+        return lambda a: None
+    static = getattr(_losses.resolve_loss(loss.name), "static", frozenset())
+    accepted = _losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None
+
+    def check(a: Axis):
+        p = a.route.param
+        if accepted is not None and p not in accepted:
+            v.fail(f"axes.{a.name}", f"a parameter of loss {loss.name!r} ({', '.join(accepted)})", p)
+        if p in static:
+            v.fail(f"axes.{a.name}", f"a numeric parameter (loss.{p} is structural: it sets shapes or code, "
+                                     "so it cannot be swept)", p)
+
+    return check
+
+
+def _init_axis(v, a: Axis, n_points: int) -> None:
+    """``init.scale``, or ``init.index`` below the number of initial points."""
+    if a.name not in INIT_AXES:
+        v.fail(f"axes.{a.name}", "init.scale or init.index", a.name)
+    if a.name == "init.index" and max(a.values) >= n_points:
+        v.fail(f"axes.{a.name}.values", f"indices < {n_points} (the number of initial points)", max(a.values))
+
+
+def _check_learning_rate(v, axes, opt: OptimizerSpec) -> None:
+    """A learning rate fixed, swept, or per group; fixed group rates ≥ 0."""
+    swept = any(a.route == Route("optimizer", "learning_rate") or a.route.kind == "group_learning_rate"
+                for a in axes)
     fixed = opt.params.get("learning_rate")
     if isinstance(fixed, dict):  # [optimizer] learning_rate.<group> = value
         for g, x in fixed.items():
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= 0:
                 v.fail(f"optimizer.learning_rate.{g}", "a learning rate ≥ 0", x)
-    if not lr_swept and "learning_rate" not in opt.params:
+    if not swept and "learning_rate" not in opt.params:
         v.fail("optimizer.learning_rate", "a learning rate (set it, or sweep it under [axes])", None)
-    given = {a.name[len("optimizer."):] if a.name.startswith("optimizer.") else a.name for a in axes} | set(opt.params)
-    for p in _optimizers.required(opt.builder):  # a callable optimizer's required arguments must be given
+
+
+def _check_required(v, axes, opt: OptimizerSpec) -> None:
+    """A callable optimizer's required arguments, fixed under ``[optimizer]`` or swept."""
+    given = {a.route.param for a in axes if a.route.kind == "optimizer"} | set(opt.params)
+    for p in _optimizers.required(opt.builder):
         if p != "learning_rate" and p not in given:
             v.fail(f"optimizer.{p}", f"a value for argument {p!r} of optimizer {opt.name} "
                    "(fix it under [optimizer] or sweep it under [axes])", None)
@@ -866,7 +899,8 @@ def canonical(name: str) -> str:
     >>> canonical("optimizer.learning_rate"), canonical("momentum"), canonical("schedule.decay_rate")
     ('learning_rate', 'momentum', 'schedule.decay_rate')
     """
-    return name[len("optimizer."):] if name.startswith("optimizer.") else name
+    r = route(name)
+    return r.param if r.kind == "optimizer" else name
 
 
 def _check_one_name(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init_raw: dict) -> None:
