@@ -61,7 +61,9 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
     Args:
       spec: the sweep (see :func:`lrsweep.load_sweep`).
       out: results directory to write (``None``: keep in memory only).
-      progress: show a progress bar over chunks (a line every few seconds when not on a terminal).
+      progress: show a progress bar over chunks (``tqdm.auto``: on a terminal or in a notebook); elsewhere a
+        line every few seconds, logged at INFO on the ``lrsweep`` logger (``logging.basicConfig(level="INFO")``
+        shows it; the command line always does).
       chunk_size: override ``run.chunk_size`` (configurations per device and chunk).
       devices: local devices to shard over (default ``run.devices``; 0 = all).
       overwrite: replace a results directory holding a *different* sweep instead of refusing.
