@@ -209,5 +209,6 @@ def test_axis_route_is_parsed_once():
                                        "init.scale": [1.0], "seed": [0, 1]}})
     assert {a.name: a.route for a in spec.axes} == {
         "learning_rate": Route("optimizer", "learning_rate"), "optimizer.momentum": Route("optimizer", "momentum"),
-        "loss.curvature_scale": Route("loss", "curvature_scale"), "schedule.decay_rate": Route("schedule", "decay_rate"),
-        "init.scale": Route("init", "scale"), "seed": Route("seed")}
+        "loss.curvature_scale": Route("loss", "curvature_scale"),
+        "schedule.decay_rate": Route("schedule", "decay_rate"), "init.scale": Route("init", "scale"),
+        "seed": Route("seed")}
