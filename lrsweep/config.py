@@ -696,72 +696,85 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
 
 
 def _axis(v: _Validator, name: str, spec) -> Axis:
+    """One ``[axes]`` entry: ``schedule = {values = [names]}``, ``{values = [...]}`` (or a bare list), or
+    ``{min, max, num, scale}``; seeds and indices must be non-negative integers."""
     f = f"axes.{name}"
-    if name == "schedule":  # categorical
-        extra = set(spec) - {"values"} - ({"scale"} if spec.get("scale") == "values" else set()) \
-            if isinstance(spec, dict) else set()  # a resolved sweep.toml writes `scale = "values"` back
-        if extra:
-            v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (a list of schedule names)", sorted(extra)[0])
-        vals = spec.get("values") if isinstance(spec, dict) else spec
-        if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
-            v.fail(f, "{ values = [schedule names] }", spec)
-        known = _schedules.describe_schedules()
-        for x in vals:
-            if x not in known:
-                v.fail(f"{f}.values", f"schedule names from {sorted(known)}", x)
-        if len(set(vals)) != len(vals):
-            v.fail(f"{f}.values", "distinct schedule names", vals)
-        return Axis(name, tuple(vals), "values", categorical=True)
+    if name == "schedule":
+        return _categorical_axis(v, spec)
     if isinstance(spec, list):
         spec = {"values": spec}
     if not isinstance(spec, dict):
         v.fail(f, "{min, max, num, scale} or {values = [...]}", spec)
-    if "values" in spec:
-        extra = set(spec) - {"values", "scale"}
-        if extra:
-            v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (and an optional `scale`) beside values", sorted(extra)[0])
-        vals = spec["values"]
-        if not isinstance(vals, list) or not vals:
-            v.fail(f"{f}.values", "a non-empty list of numbers", vals)
-        if len(vals) > MAX_AXIS_POINTS:
-            v.fail(f"{f}.values", f"at most {MAX_AXIS_POINTS:,} values", len(vals))
-        for x in vals:
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                v.fail(f"{f}.values", "finite numbers", x)
-        scale = spec.get("scale", "values")
-        if scale not in SCALES + ("values",):
-            v.fail(f"{f}.scale", f"one of {list(SCALES)}", scale)
-        if scale == "log" and min(vals) <= 0:
-            v.fail(f"{f}.values", "numbers > 0 for a log axis", min(vals))
-        values = tuple(float(x) for x in vals)
-    else:
-        extra = set(spec) - {"min", "max", "num", "scale"}
-        if extra:
-            v.fail(f"{f}.{sorted(extra)[0]}", "min, max, num, scale", sorted(extra)[0])
-        lo = v.number(spec, "min", required=True, prefix=f + ".")
-        hi = v.number(spec, "max", required=True, prefix=f + ".")
-        num = v.integer(spec, "num", required=True, prefix=f + ".")
-        if num < 1:
-            v.fail(f"{f}.num", "an integer ≥ 1", num)
-        if num > MAX_AXIS_POINTS:  # refused before the values are made: an axis is held on the host
-            v.fail(f"{f}.num", f"at most {MAX_AXIS_POINTS:,} points on one axis (its values are held in memory; "
-                               "a larger grid comes from more axes)", num)
-        scale = v.choice(spec, "scale", SCALES, default="linear", prefix=f + ".")
-        if lo > hi:
-            v.fail(f"{f}.min", f"min ≤ max ({hi})", lo)
-        if scale == "log" and lo <= 0:
-            v.fail(f"{f}.min", "a number > 0 for a log axis", lo)
-        if num == 1:
-            values = (lo,)
-        elif scale == "log":
-            values = tuple(float(x) for x in np.geomspace(lo, hi, num))
-        else:
-            values = tuple(float(x) for x in np.linspace(lo, hi, num))
+    values, scale = _listed_axis(v, f, spec) if "values" in spec else _spaced_axis(v, f, spec)
     if name in INTEGER_AXES:
         for x in values:
             if not float(x).is_integer() or x < 0:
                 v.fail(f"{f}.values", "non-negative integers", x)
     return Axis(name, values, scale)
+
+
+def _categorical_axis(v: _Validator, spec) -> Axis:
+    """The ``schedule`` axis: distinct schedule names."""
+    f = "axes.schedule"
+    extra = set(spec) - {"values"} - ({"scale"} if spec.get("scale") == "values" else set()) \
+        if isinstance(spec, dict) else set()  # a resolved sweep.toml writes `scale = "values"` back
+    if extra:
+        v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (a list of schedule names)", sorted(extra)[0])
+    vals = spec.get("values") if isinstance(spec, dict) else spec
+    if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
+        v.fail(f, "{ values = [schedule names] }", spec)
+    known = _schedules.describe_schedules()
+    for x in vals:
+        if x not in known:
+            v.fail(f"{f}.values", f"schedule names from {sorted(known)}", x)
+    if len(set(vals)) != len(vals):
+        v.fail(f"{f}.values", "distinct schedule names", vals)
+    return Axis("schedule", tuple(vals), "values", categorical=True)
+
+
+def _listed_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
+    """``{values = [...], scale = ...}``: finite numbers (> 0 on a declared log axis); ``(values, scale)``."""
+    extra = set(spec) - {"values", "scale"}
+    if extra:
+        v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (and an optional `scale`) beside values", sorted(extra)[0])
+    vals = spec["values"]
+    if not isinstance(vals, list) or not vals:
+        v.fail(f"{f}.values", "a non-empty list of numbers", vals)
+    if len(vals) > MAX_AXIS_POINTS:
+        v.fail(f"{f}.values", f"at most {MAX_AXIS_POINTS:,} values", len(vals))
+    for x in vals:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            v.fail(f"{f}.values", "finite numbers", x)
+    scale = spec.get("scale", "values")
+    if scale not in SCALES + ("values",):
+        v.fail(f"{f}.scale", f"one of {list(SCALES)}", scale)
+    if scale == "log" and min(vals) <= 0:
+        v.fail(f"{f}.values", "numbers > 0 for a log axis", min(vals))
+    return tuple(float(x) for x in vals), scale
+
+
+def _spaced_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
+    """``{min, max, num, scale}``: ``num`` points from ``min`` to ``max``, evenly or geometrically spaced."""
+    extra = set(spec) - {"min", "max", "num", "scale"}
+    if extra:
+        v.fail(f"{f}.{sorted(extra)[0]}", "min, max, num, scale", sorted(extra)[0])
+    lo = v.number(spec, "min", required=True, prefix=f + ".")
+    hi = v.number(spec, "max", required=True, prefix=f + ".")
+    num = v.integer(spec, "num", required=True, prefix=f + ".")
+    if num < 1:
+        v.fail(f"{f}.num", "an integer ≥ 1", num)
+    if num > MAX_AXIS_POINTS:  # refused before the values are made: an axis is held on the host
+        v.fail(f"{f}.num", f"at most {MAX_AXIS_POINTS:,} points on one axis (its values are held in memory; "
+                           "a larger grid comes from more axes)", num)
+    scale = v.choice(spec, "scale", SCALES, default="linear", prefix=f + ".")
+    if lo > hi:
+        v.fail(f"{f}.min", f"min ≤ max ({hi})", lo)
+    if scale == "log" and lo <= 0:
+        v.fail(f"{f}.min", "a number > 0 for a log axis", lo)
+    if num == 1:
+        return (lo,), scale
+    space = np.geomspace if scale == "log" else np.linspace
+    return tuple(float(x) for x in space(lo, hi, num)), scale
 
 
 def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
