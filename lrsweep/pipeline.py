@@ -173,20 +173,9 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
     todo = ledger.missing() if ledger is not None else [(0, n)]
     if distributed:
         todo = _broadcast_ranges(todo)
-    bar = _Progress(spec, sum(hi - lo for lo, hi in todo), n - sum(hi - lo for lo, hi in todo), progress)
-    t0 = time.perf_counter()
-    parts = []
-    source = _gathered_chunks(program, todo) if distributed else program.evaluate_chunks(ranges=todo)
-    for lo, hi, metrics in source:
-        if ledger is not None:
-            ledger.write(lo, hi, metrics)
-        else:
-            parts.append((lo, hi, metrics))
-        bar.update(hi - lo)
-    run_seconds = time.perf_counter() - t0
+    parts, run_seconds = _sweep(spec, program, ledger, todo, progress, distributed)
     phases.seconds["sweep"] = run_seconds
     computed = sum(hi - lo for lo, hi in todo)
-    bar.close()
     if distributed and _devices.process_index() != 0:
         _devices.barrier("lrsweep: results written")  # process 0 assembles, refines and writes
         return None
@@ -225,13 +214,57 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
     with phases("trajectories"):
         trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
 
-    manifest = {
+    manifest = _manifest(spec, program, started=started, computed=computed, run_seconds=run_seconds,
+                         refine_seconds=refine_seconds, refine_configs=refine_configs, phases=phases)
+    result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
+                         trajectories=trajectories, manifest=manifest)
+    _save(result, out, ledger, table_file, phases, distributed)
+    return result
+
+
+def _save(result: SweepResult, out, ledger, table_file, phases, distributed: bool) -> None:
+    """Write a finished run to ``out`` (if any) and drop its chunk files; the manifest records the save's own
+    time and, for a distributed run, the process count (the other processes wait for it)."""
+    if out is not None:
+        with phases("save"):
+            save(result, out, table_file=table_file)
+            ledger.finish()
+        _store.write_json(out / _store.MANIFEST, result.manifest)  # with the save's own time
+    if distributed:
+        result.manifest["processes"] = _devices.process_count()
+        if out is not None:
+            _store.write_json(out / _store.MANIFEST, result.manifest)
+        _devices.barrier("lrsweep: results written")
+
+
+def _sweep(spec, program, ledger, todo, progress, distributed) -> tuple[list, float]:
+    """Run the ranges ``todo`` chunk by chunk, each written to the ledger (kept in memory when there is
+    none): ``(parts in memory, seconds)``."""
+    left = sum(hi - lo for lo, hi in todo)
+    bar = _Progress(spec, left, spec.size - left, progress)
+    t0 = time.perf_counter()
+    parts = []
+    source = _gathered_chunks(program, todo) if distributed else program.evaluate_chunks(ranges=todo)
+    for lo, hi, metrics in source:
+        if ledger is not None:
+            ledger.write(lo, hi, metrics)
+        else:
+            parts.append((lo, hi, metrics))
+        bar.update(hi - lo)
+    seconds = time.perf_counter() - t0
+    bar.close()
+    return parts, seconds
+
+
+def _manifest(spec, program, *, started, computed, run_seconds, refine_seconds, refine_configs, phases) -> dict:
+    """A finished run's ``manifest.json``: what ran, how (chunks, devices, compiles), how fast, on what."""
+    return {
         "status": "complete",
         "name": spec.name,
         "source": spec.source,
         "started": started,
         "finished": _now(),
-        "configurations": n,
+        "configurations": spec.size,
         "configurations_computed": computed,  # fewer than `configurations` when resumed
         "steps": spec.steps,
         "dtype": spec.dtype,
@@ -252,19 +285,6 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
         "host": host(),
         "git": git_state(Path(spec.source).resolve() if spec.source != "<dict>" else Path.cwd()),
     }
-    result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
-                         trajectories=trajectories, manifest=manifest)
-    if out is not None:
-        with phases("save"):
-            save(result, out, table_file=table_file)
-            ledger.finish()
-        _store.write_json(out / _store.MANIFEST, result.manifest)  # with the save's own time
-    if distributed:
-        result.manifest["processes"] = _devices.process_count()
-        if out is not None:
-            _store.write_json(out / _store.MANIFEST, result.manifest)
-        _devices.barrier("lrsweep: results written")
-    return result
 
 
 def _broadcast_ranges(todo: list[tuple[int, int]]) -> list[tuple[int, int]]:
