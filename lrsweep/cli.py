@@ -7,6 +7,7 @@ field), 1 on an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -179,13 +180,21 @@ class _Stderr(logging.Handler):
         print(self.format(record), file=sys.stderr, flush=True)
 
 
-def _log_to_stderr(quiet: bool) -> None:
-    """Route the ``lrsweep`` logger to stderr (once per process): INFO and above, warnings only when quiet."""
+@contextlib.contextmanager
+def _log_to_stderr(quiet: bool):
+    """For the command's duration, the ``lrsweep`` logger prints on stderr: INFO and above, warnings only
+    when quiet (restored afterwards: a Python session that calls :func:`main` keeps its own logging)."""
     log = logging.getLogger("lrsweep")
-    if not any(isinstance(h, _Stderr) for h in log.handlers):
-        log.addHandler(_Stderr())
-    log.propagate = False
+    handler, was = _Stderr(), (log.level, log.propagate)
+    log.addHandler(handler)
     log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(was[0])
+        log.propagate = was[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         args.command = "bench"
     else:
         args = _parser().parse_args(argv)
-    _log_to_stderr(getattr(args, "quiet", False))
+    with _log_to_stderr(getattr(args, "quiet", False)):
+        return _command(args)
+
+
+def _command(args) -> int:
+    """Run ``args.command`` with the exit status of an interrupt or a closed pipe."""
     if args.command not in ("list", "bench"):  # the command draws into files: a non-interactive backend
         import matplotlib                      # (chosen here, not on import of the library: a notebook keeps its own)
 
