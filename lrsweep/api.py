@@ -46,6 +46,35 @@ def linspace(lo: float, hi: float, num: int) -> Span:
     return Span(float(lo), float(hi), int(num), "linear")
 
 
+def _definition(problem, axes, *, steps, optimizer, optimizer_params, schedule, schedule_params, dtype, seed,
+                diverge_factor, converge_tol, boundary, name, check_every, trajectories) -> dict:
+    """:func:`sweep`'s arguments as a sweep file's raw definition (checked by :func:`lrsweep.config.from_dict`);
+    what only the Python API can get wrong is refused here."""
+    if not isinstance(problem, Problem):
+        raise SweepError("lrsweep.sweep", "problem", "an lrsweep.Problem", type(problem).__name__)
+    if not isinstance(axes, Mapping) or not axes:
+        raise SweepError("lrsweep.sweep", "axes", "a dict {axis name: values}", repr(axes))
+    raw: dict[str, Any] = {
+        "name": name, "steps": steps, "dtype": dtype, "loss": problem,
+        "optimizer": {"name": optimizer, **dict(optimizer_params or {})},
+        "init": {} if "seed" in axes else {"seed": seed},
+        "axes": {k: _axis(k, v) for k, v in axes.items()},
+        "criteria": {"diverge_factor": diverge_factor, "converge_tol": converge_tol},
+        "run": {"check_every": check_every},
+    }
+    if schedule is not None:
+        raw["schedule"] = {"name": schedule, **dict(schedule_params or {})}
+    elif schedule_params:
+        raise SweepError("lrsweep.sweep", "schedule_params", "a schedule to go with them", dict(schedule_params))
+    if boundary is not None and boundary in raw["axes"]:
+        raw["boundary"] = {"axis": boundary}
+    elif boundary not in (None, "learning_rate"):
+        raise SweepError("lrsweep.sweep", "boundary", f"one of the axes {sorted(raw['axes'])} or None", boundary)
+    if trajectories:
+        raw["trajectories"] = dict(trajectories)
+    return raw
+
+
 def _axis(name: str, values) -> dict:
     if isinstance(values, Span):
         return dict(values._asdict())
@@ -99,28 +128,10 @@ def sweep(problem: Problem, axes: Mapping[str, Any], *, steps: int, optimizer: s
     """
     from lrsweep.pipeline import run
 
-    if not isinstance(problem, Problem):
-        raise SweepError("lrsweep.sweep", "problem", "an lrsweep.Problem", type(problem).__name__)
-    if not isinstance(axes, Mapping) or not axes:
-        raise SweepError("lrsweep.sweep", "axes", "a dict {axis name: values}", repr(axes))
-    raw: dict[str, Any] = {
-        "name": name, "steps": steps, "dtype": dtype, "loss": problem,
-        "optimizer": {"name": optimizer, **dict(optimizer_params or {})},
-        "init": {} if "seed" in axes else {"seed": seed},
-        "axes": {k: _axis(k, v) for k, v in axes.items()},
-        "criteria": {"diverge_factor": diverge_factor, "converge_tol": converge_tol},
-        "run": {"check_every": check_every},
-    }
-    if schedule is not None:
-        raw["schedule"] = {"name": schedule, **dict(schedule_params or {})}
-    elif schedule_params:
-        raise SweepError("lrsweep.sweep", "schedule_params", "a schedule to go with them", dict(schedule_params))
-    if boundary is not None and boundary in raw["axes"]:
-        raw["boundary"] = {"axis": boundary}
-    elif boundary not in (None, "learning_rate"):
-        raise SweepError("lrsweep.sweep", "boundary", f"one of the axes {sorted(raw['axes'])} or None", boundary)
-    if trajectories:
-        raw["trajectories"] = dict(trajectories)
+    raw = _definition(problem, axes, steps=steps, optimizer=optimizer, optimizer_params=optimizer_params,
+                      schedule=schedule, schedule_params=schedule_params, dtype=dtype, seed=seed,
+                      diverge_factor=diverge_factor, converge_tol=converge_tol, boundary=boundary, name=name,
+                      check_every=check_every, trajectories=trajectories)
     try:
         spec = from_dict(raw, source="lrsweep.sweep")
     except ProblemError as e:

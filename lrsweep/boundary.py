@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -131,23 +132,14 @@ def locate(spec: SweepSpec, metrics: dict[str, np.ndarray], evaluate: Evaluate, 
     axis = spec.boundary.axis
     ax = spec.axis(axis)
     vals = np.asarray(ax.values, np.float64)
-    log = ax.scale == "log" or (ax.scale == "values" and vals.min() > 0 and _looks_log(vals))
     div = along_axis(spec, metrics["diverged"], axis)
     grow = along_axis(spec, predicate(metrics, "growing"), axis)
     fixed = slice_values(spec, axis)
-    S, n = div.shape
 
     # Transitions of the diverged flag, oriented so that the predicate is False at the lower end.
     s_idx, i_idx = np.nonzero(div[:, 1:] != div[:, :-1])
     direction = np.where(div[s_idx, i_idx], "restabilises", "diverges")
-    first_div = np.where(div.any(axis=1), np.argmax(div, axis=1), -1)
-    # Asymptotic bracket: the last non-growing value below the first diverging one (or below the
-    # top of the axis when nothing diverges but the top grows) — spurious early "growth" of slowly
-    # oscillating runs far below the boundary is ignored.
-    top = np.where(first_div >= 0, first_div, np.where(grow[:, -1], n - 1, -1))
-    below = ~grow & (np.arange(n)[None, :] < top[:, None])
-    last_flat = np.where(below.any(axis=1), n - 1 - np.argmax(below[:, ::-1], axis=1), -1)
-    first_grow = np.where((top >= 0) & (last_flat >= 0), last_flat + 1, -1)
+    first_div, first_grow = _first_divergence(div, grow)
 
     # Brackets to refine: every transition on the diverged flag, then the primary asymptotic one
     # (growth rate > 0). `refine` wants the predicate False at the lower end, so a transition
@@ -158,46 +150,86 @@ def locate(spec: SweepSpec, metrics: dict[str, np.ndarray], evaluate: Evaluate, 
     b_crit = np.concatenate([np.zeros(len(s_idx), np.int64), np.ones(len(asym_slices), np.int64)])
     b_slice = np.concatenate([s_idx, asym_slices])
     flip = np.concatenate([direction == "restabilises", np.zeros(len(asym_slices), bool)])
+    lo, hi, rounds, extra = _refine_brackets(spec, evaluate, b_lo, b_hi, b_crit, {k: v[b_slice] for k, v in
+                                             fixed.items()}, flip, batch=batch, log=ax.is_log, resolution=resolution)
+    r = _Refined(b_lo, b_hi, lo, hi, _midpoint(lo, hi, ax.is_log), rounds, extra)
 
-    lo, hi, rounds, extra = b_lo.copy(), b_hi.copy(), np.zeros(len(b_lo), np.int64), np.zeros(len(b_lo), np.int64)
-    if spec.boundary.max_rounds > 0:
-        for mask, ev in ((~flip, evaluate), (flip, lambda values: _negate(evaluate(values)))):
-            if mask.any():
-                fx = {k: v[b_slice[mask]] for k, v in fixed.items()}
-                lo[mask], hi[mask], rounds[mask], extra[mask] = refine(
-                    b_lo[mask], b_hi[mask], b_crit[mask], fx, axis, ev, rtol=spec.boundary.rtol,
-                    max_rounds=spec.boundary.max_rounds, batch=batch, log=log, resolution=resolution)
-
-    crit = _midpoint(lo, hi, log)
     n_tr = len(s_idx)
     transitions = pd.DataFrame(_slice_columns(spec, axis, fixed, s_idx))
     transitions["transition"] = _ordinal(s_idx)
     transitions["direction"] = direction
-    transitions["grid_lower"], transitions["grid_upper"] = b_lo[:n_tr], b_hi[:n_tr]
-    transitions["lower"], transitions["upper"], transitions["critical"] = lo[:n_tr], hi[:n_tr], crit[:n_tr]
+    transitions["grid_lower"], transitions["grid_upper"] = r.grid_lower[:n_tr], r.grid_upper[:n_tr]
+    transitions["lower"], transitions["upper"] = r.lower[:n_tr], r.upper[:n_tr]
+    transitions["critical"] = r.critical[:n_tr]
+    return _boundary_table(spec, fixed, first_div, s_idx, i_idx, asym_slices, r), transitions
 
-    boundary = pd.DataFrame(_slice_columns(spec, axis, fixed, np.arange(S)))
-    status = np.where(first_div < 0, "stable_throughout", np.where(first_div == 0, "diverges_at_min", "ok"))
-    boundary["status"] = status
+
+class _Refined(NamedTuple):
+    """The refined brackets of :func:`locate`: the transitions' first, then the asymptotic ones."""
+
+    grid_lower: np.ndarray  # (B,) the grid's bracket
+    grid_upper: np.ndarray
+    lower: np.ndarray       # (B,) the refined bracket, and its midpoint
+    upper: np.ndarray
+    critical: np.ndarray
+    rounds: np.ndarray      # (B,) refinement rounds
+    extra: np.ndarray       # (B,) further sign changes found inside the bracket
+
+
+def _first_divergence(div: np.ndarray, grow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per slice, the index of the first diverged value (−1: none) and of the first value of the asymptotic
+    bracket's upper end (−1: none): the last non-growing value below the first diverging one (or below the
+    top of the axis when nothing diverges but the top grows), plus one — spurious early "growth" of slowly
+    oscillating runs far below the boundary is ignored."""
+    n = div.shape[1]
+    first_div = np.where(div.any(axis=1), np.argmax(div, axis=1), -1)
+    top = np.where(first_div >= 0, first_div, np.where(grow[:, -1], n - 1, -1))
+    below = ~grow & (np.arange(n)[None, :] < top[:, None])
+    last_flat = np.where(below.any(axis=1), n - 1 - np.argmax(below[:, ::-1], axis=1), -1)
+    return first_div, np.where((top >= 0) & (last_flat >= 0), last_flat + 1, -1)
+
+
+def _refine_brackets(spec, evaluate: Evaluate, b_lo, b_hi, b_crit, fixed: dict, flip, *, batch: int, log: bool,
+                     resolution: float) -> tuple[np.ndarray, ...]:
+    """:func:`refine` every bracket (those in ``flip`` on the negated flag); ``fixed``: each bracket's slice values.
+    ``(lower, upper, rounds, extra)``; the grid's brackets as they are when ``boundary.max_rounds = 0``."""
+    lo, hi, rounds, extra = b_lo.copy(), b_hi.copy(), np.zeros(len(b_lo), np.int64), np.zeros(len(b_lo), np.int64)
+    if spec.boundary.max_rounds > 0:
+        for mask, ev in ((~flip, evaluate), (flip, lambda values: _negate(evaluate(values)))):
+            if mask.any():
+                fx = {k: v[mask] for k, v in fixed.items()}
+                lo[mask], hi[mask], rounds[mask], extra[mask] = refine(
+                    b_lo[mask], b_hi[mask], b_crit[mask], fx, spec.boundary.axis, ev, rtol=spec.boundary.rtol,
+                    max_rounds=spec.boundary.max_rounds, batch=batch, log=log, resolution=resolution)
+    return lo, hi, rounds, extra
+
+
+def _boundary_table(spec, fixed: dict, first_div, s_idx, i_idx, asym_slices, r: _Refined) -> pd.DataFrame:
+    """One row per slice: its status, the primary transition's brackets (the one at ``first_div − 1``, the
+    first when the slice starts stable), the asymptotic bracket and the count of sign changes."""
+    S, n_tr = len(first_div), len(s_idx)
+    boundary = pd.DataFrame(_slice_columns(spec, spec.boundary.axis, fixed, np.arange(S)))
+    boundary["status"] = np.where(first_div < 0, "stable_throughout", np.where(first_div == 0, "diverges_at_min",
+                                                                               "ok"))
     nan = np.full(S, np.nan)
     g_lo, g_hi, r_lo, r_hi, r_c, r_rounds = nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), np.zeros(S, int)
-    # the primary bracket is the transition at first_div − 1 (the first one when the slice starts stable)
     for t in range(n_tr):
         s = s_idx[t]
         if first_div[s] > 0 and i_idx[t] == first_div[s] - 1:
-            g_lo[s], g_hi[s], r_lo[s], r_hi[s], r_c[s], r_rounds[s] = b_lo[t], b_hi[t], lo[t], hi[t], crit[t], rounds[t]
+            g_lo[s], g_hi[s], r_lo[s], r_hi[s] = r.grid_lower[t], r.grid_upper[t], r.lower[t], r.upper[t]
+            r_c[s], r_rounds[s] = r.critical[t], r.rounds[t]
     boundary["grid_lower"], boundary["grid_upper"] = g_lo, g_hi
     boundary["lower"], boundary["upper"], boundary["critical"] = r_lo, r_hi, r_c
     a_c, a_lo, a_hi = nan.copy(), nan.copy(), nan.copy()
-    a_lo[asym_slices], a_hi[asym_slices] = lo[n_tr:], hi[n_tr:]
-    a_c[asym_slices] = crit[n_tr:]
+    a_lo[asym_slices], a_hi[asym_slices] = r.lower[n_tr:], r.upper[n_tr:]
+    a_c[asym_slices] = r.critical[n_tr:]
     boundary["critical_asymptotic"] = a_c
     boundary["asymptotic_lower"], boundary["asymptotic_upper"] = a_lo, a_hi
     boundary["n_transitions"] = np.bincount(s_idx, minlength=S)
-    boundary["n_transitions_refined"] = boundary["n_transitions"] + np.bincount(s_idx, weights=extra[:n_tr],
+    boundary["n_transitions_refined"] = boundary["n_transitions"] + np.bincount(s_idx, weights=r.extra[:n_tr],
                                                                                 minlength=S).astype(np.int64)
     boundary["refine_rounds"] = r_rounds
-    return boundary, transitions
+    return boundary
 
 
 def _negate(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -221,10 +253,3 @@ def _slice_columns(spec: SweepSpec, axis: str, fixed: dict[str, np.ndarray], row
         v = fixed[a.name][rows]
         cols[a.name] = np.asarray(a.values, dtype=object)[v.astype(int)] if a.categorical else v
     return cols
-
-
-def _looks_log(vals: np.ndarray) -> bool:
-    if len(vals) < 3:
-        return False
-    r = vals[1:] / vals[:-1]
-    return bool(np.allclose(r, r[0], rtol=1e-6) and not np.allclose(np.diff(vals), np.diff(vals)[0], rtol=1e-6))

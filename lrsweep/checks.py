@@ -65,9 +65,9 @@ def check_values(program) -> None:
 
         factory = _losses.resolve_loss(spec.loss.name)
         _check_points(spec, factory)
-        loss_axes = {k: v for k, v in extremes.items() if k.startswith("loss.")}
+        loss_axes = {a.name: a.route.param for a in spec.axes if a.route.kind == "loss"}
         for pick in (0, 1):
-            v = {k[5:]: setup.cast(k, np.asarray([x[pick]]))[0] for k, x in loss_axes.items()}
+            v = {p: setup.cast(k, np.asarray([extremes[k][pick]]))[0] for k, p in loss_axes.items()}
             try:
                 with jax.enable_x64(setup.x64):
                     factory(**{**spec.loss.params, **v})
@@ -81,9 +81,9 @@ def check_values(program) -> None:
         if name == spec.schedule.name:
             params.update(spec.schedule.params)
         accepted = _schedules.describe_schedules()[name]
-        for k, (lo, hi) in extremes.items():
-            if k.startswith("schedule.") and k[9:] in accepted:
-                params[k[9:]] = np.asarray([lo, hi])
+        for a in spec.axes:
+            if a.route.kind == "schedule" and a.route.param in accepted:
+                params[a.route.param] = np.asarray(extremes[a.name])
         try:
             _schedules.validate_schedule(name, params)
         except ValueError as e:

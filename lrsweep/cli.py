@@ -7,6 +7,8 @@ field), 1 on an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import time
 from pathlib import Path
@@ -17,7 +19,22 @@ _STARTED = time.perf_counter()  # the command's launch (the manifest's `phases.t
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lrsweep", description="JAX-accelerated learning-rate sweeps.")
     sub = p.add_subparsers(dest="command", required=True)
+    _run_arguments(sub)
+    _plot_arguments(sub)
+    _report_arguments(sub)
+    _gallery_arguments(sub)
+    sub.add_parser("list", help="built-in losses, optimizers, schedules and their parameters")
+    _suggest_arguments(sub)
+    _zoom_arguments(sub)
+    _dimension_arguments(sub)
+    sub.add_parser("bench", help="throughput of the engine beside hand-written baselines (lrsweep bench --help)",
+                   add_help=False)  # its options live with the harness, imported only when it runs
+    p.add_argument("--version", action="version", version=f"lrsweep {_version()}")
+    return p
 
+
+def _run_arguments(sub) -> None:
+    """The options of `lrsweep run`."""
     r = sub.add_parser("run", help="run a sweep file → results/<name>/")
     r.add_argument("file", help="sweep definition (.toml)")
     r.add_argument("--out", help="results directory (default: results/<name>)")
@@ -43,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--num-processes", type=int, metavar="P", help="default: $JAX_NUM_PROCESSES or detected")
     d.add_argument("--process-id", type=int, metavar="I", help="default: $JAX_PROCESS_ID or detected")
 
+
+def _plot_arguments(sub) -> None:
+    """The options of `lrsweep plot`."""
     pl = sub.add_parser("plot", help="redraw the figures of a results directory (no rerun)")
     pl.add_argument("dir", help="results directory")
     pl.add_argument("--format", default="pdf,png", help="figure formats (default: pdf,png)")
@@ -51,18 +71,26 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--width", help="one (3.4 in column) or two (7 in page width); default per kind")
     pl.add_argument("--facet", help="split the figure over this axis, one panel per value")
 
+
+def _report_arguments(sub) -> None:
+    """The options of `lrsweep report`."""
     rp = sub.add_parser("report", help="one self-contained HTML page for a results directory")
     rp.add_argument("dir", help="results directory")
     rp.add_argument("--out", help="HTML file (default: DIR/report.html)")
     rp.add_argument("--style", default="paper", help="paper (default) or slides")
     rp.add_argument("--screenshot", metavar="PNG", help="also save a headless-Chromium screenshot of the page")
 
+
+def _gallery_arguments(sub) -> None:
+    """The options of `lrsweep gallery`."""
     g = sub.add_parser("gallery", help="redraw results/gallery/ (every figure kind) from the committed results")
     g.add_argument("--results", default="results", help="folder of results directories (default: results)")
     g.add_argument("--out", help="gallery folder (default: RESULTS/gallery)")
     g.add_argument("--no-screenshot", action="store_true", help="skip the report screenshot (needs Chromium)")
 
-    sub.add_parser("list", help="built-in losses, optimizers, schedules and their parameters")
+
+def _suggest_arguments(sub) -> None:
+    """The options of `lrsweep suggest`."""
     sg = sub.add_parser("suggest", help="recommend a learning rate: sweep + refine, sharpness, LR range test")
     sg.add_argument("loss", help="built-in loss name or module:function / path.py:function")
     sg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -79,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     sg.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     sg.add_argument("--fraction", type=float, default=0.5, help="recommended = fraction × critical (default 0.5)")
     sg.add_argument("--range-steps", type=int, default=300, help="length of the LR range test's ramp (300)")
+
+
+def _zoom_arguments(sub) -> None:
+    """The options of `lrsweep zoom`."""
     z = sub.add_parser("zoom", help="re-sweep a window of a 2-D results directory at higher resolution (float64)")
     z.add_argument("results", help="a 2-D results directory (a zoom's output zooms again)")
     z.add_argument("--center", help="x,y in axis units (default: the boundary cell nearest the middle)")
@@ -92,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--factor", type=float, default=2.0, metavar="F", help="zoom factor per frame (default 2)")
     z.add_argument("--quiet", action="store_true", help="no progress output")
     z.add_argument("--overwrite", action="store_true", help="replace results directories holding other sweeps")
+
+
+def _dimension_arguments(sub) -> None:
+    """The options of `lrsweep dimension`."""
     dm = sub.add_parser("dimension", help="box-counting dimension of the trained/diverged boundary of 2-D sweeps")
     dm.add_argument("results", nargs="+", help="2-D results directories")
     dm.add_argument("--min-size", type=int, default=2, help="smallest box side fitted, in cells (default 2)")
@@ -99,10 +135,6 @@ def _parser() -> argparse.ArgumentParser:
                     help="largest box side fitted, as a fraction of the grid (default 1/8)")
     dm.add_argument("--verbose", action="store_true", help="print the box counts")
     dm.add_argument("--save", action="store_true", help="also write RESULTS/dimension.json")
-    sub.add_parser("bench", help="throughput of the engine beside hand-written baselines (lrsweep bench --help)",
-                   add_help=False)  # its options live with the harness, imported only when it runs
-    p.add_argument("--version", action="version", version=f"lrsweep {_version()}")
-    return p
 
 
 def _version() -> str:
@@ -140,6 +172,31 @@ def _bench_args(argv):
     return harness.add_arguments(_argparse.ArgumentParser(prog="lrsweep bench")).parse_args(argv)
 
 
+class _Stderr(logging.Handler):
+    """The library's log records (logger ``lrsweep``: warnings, the size estimate, progress lines), one line
+    each on the current ``sys.stderr`` as the command's own messages are."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _log_to_stderr(quiet: bool):
+    """For the command's duration, the ``lrsweep`` logger prints on stderr: INFO and above, warnings only
+    when quiet (restored afterwards: a Python session that calls :func:`main` keeps its own logging)."""
+    log = logging.getLogger("lrsweep")
+    handler, was = _Stderr(), (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(was[0])
+        log.propagate = was[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
@@ -153,50 +210,18 @@ def main(argv: list[str] | None = None) -> int:
         args.command = "bench"
     else:
         args = _parser().parse_args(argv)
+    with _log_to_stderr(getattr(args, "quiet", False)):
+        return _command(args)
+
+
+def _command(args) -> int:
+    """Run ``args.command`` with the exit status of an interrupt or a closed pipe."""
     if args.command not in ("list", "bench"):  # the command draws into files: a non-interactive backend
         import matplotlib                      # (chosen here, not on import of the library: a notebook keeps its own)
 
         matplotlib.use("Agg")
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "plot":
-            return _plot(args)
-        if args.command == "list":
-            return _list()
-        if args.command == "report":
-            return _report(args)
-        if args.command in ("suggest", "bench", "zoom"):
-            from lrsweep import devices
-
-            devices.host_devices()  # as `lrsweep run`: one JAX device per CPU core
-        if args.command == "suggest":
-            return _suggest(args)
-        if args.command == "bench":
-            from lrsweep.config import SweepError
-
-            try:
-                return _checkout_module("benchmarks", "harness").cli(args)
-            except SweepError as e:
-                return _fail(str(e))
-        if args.command == "gallery":
-            from lrsweep.config import SweepError
-
-            try:
-                paths = _checkout_module("scripts", "gallery").build(args.results, args.out,
-                                                                     screenshot=not args.no_screenshot)
-            except (_NotInCheckout, FileNotFoundError, ValueError, SweepError) as e:
-                return _fail(str(e))
-            for path in paths:
-                print(f"gallery: {path}")
-            return 0
-        if args.command in ("zoom", "dimension"):
-            from lrsweep.config import SweepError
-
-            try:
-                return _zoom(args) if args.command == "zoom" else _dimension(args)
-            except SweepError as e:
-                return _fail(str(e))
+        return _dispatch(args)
     except KeyboardInterrupt:
         print("lrsweep: interrupted", file=sys.stderr)
         return 130
@@ -205,7 +230,43 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    return 1
+
+
+def _dispatch(args) -> int:
+    """Run the command ``args.command``; its exit status."""
+    if args.command in ("suggest", "bench", "zoom"):
+        from lrsweep import devices
+
+        devices.host_devices()  # as `lrsweep run`: one JAX device per CPU core
+    commands = {"run": _run, "plot": _plot, "list": lambda args: _list(), "report": _report, "suggest": _suggest,
+                "bench": _bench, "gallery": _gallery, "zoom": _zoom, "dimension": _dimension}
+    if args.command in ("bench", "zoom", "dimension"):
+        from lrsweep.config import SweepError
+
+        try:
+            return commands[args.command](args)
+        except SweepError as e:
+            return _fail(str(e))
+    return commands[args.command](args)
+
+
+def _bench(args) -> int:
+    """``lrsweep bench``: the harness of the checkout's ``benchmarks/``."""
+    return _checkout_module("benchmarks", "harness").cli(args)
+
+
+def _gallery(args) -> int:
+    """``lrsweep gallery``: every figure kind, redrawn from the committed results."""
+    from lrsweep.config import SweepError
+
+    try:
+        paths = _checkout_module("scripts", "gallery").build(args.results, args.out,
+                                                             screenshot=not args.no_screenshot)
+    except (_NotInCheckout, FileNotFoundError, ValueError, SweepError) as e:
+        return _fail(str(e))
+    for path in paths:
+        print(f"gallery: {path}")
+    return 0
 
 
 def _fail(msg: str) -> int:
@@ -261,35 +322,49 @@ def _run(args) -> int:
                      "fix this and run the same command again")
     if result is None:  # a worker process of a distributed run: process 0 wrote the results
         return 0
-    figures = []
+    figures = _figures(result, out, formats, args.no_figures)
+    _finish(result, out, load_seconds)
+    for f in figures:
+        print(f"  figure: {f}")
+    return 0
+
+
+def _figures(result, out: Path, formats: tuple[str, ...], no_figures: bool) -> list:
+    """Draw a finished run's figures into ``out`` (their time in the manifest's phases); never fails the run."""
+    spec = result.spec
     if result.table is None:
         print(f"{spec.name}: {spec.size} configurations: too many to draw from memory; table in {out}",
               file=sys.stderr)
-    elif not args.no_figures:
-        from lrsweep import plot
+        return []
+    if no_figures:
+        return []
+    from lrsweep import plot
 
-        t0 = time.perf_counter()
-        try:
-            figures = plot.draw_all(result, out, formats=formats)
-        except Exception as e:  # noqa: BLE001  (the results are complete; a figure must not hide them)
-            print(f"lrsweep: warning: figures not drawn ({type(e).__name__}: {e}); the results in {out} are "
-                  f"complete: redraw with `lrsweep plot {out}`", file=sys.stderr)
-        result.manifest["phases"]["figures"] = time.perf_counter() - t0
-    m = result.manifest
+    figures = []
+    t0 = time.perf_counter()
+    try:
+        figures = plot.draw_all(result, out, formats=formats)
+    except Exception as e:  # noqa: BLE001  (the results are complete; a figure must not hide them)
+        print(f"lrsweep: warning: figures not drawn ({type(e).__name__}: {e}); the results in {out} are "
+              f"complete: redraw with `lrsweep plot {out}`", file=sys.stderr)
+    result.manifest["phases"]["figures"] = time.perf_counter() - t0
+    return figures
+
+
+def _finish(result, out: Path, load_seconds: float) -> None:
+    """The whole command's time into the manifest, from launch to the last figure; the run's summary lines."""
+    from lrsweep import store as _store
+
+    spec, m = result.spec, result.manifest
     total = time.perf_counter() - _STARTED
     m["phases"] = {"load": load_seconds, **m["phases"]}
     m["phases"] |= {"other": max(total - sum(m["phases"].values()), 0.0), "total": total}  # imports, JAX start-up
-    from lrsweep import store as _store
-
-    _store.write_json(out / _store.MANIFEST, m)  # the whole command's time, from launch to the last figure
+    _store.write_json(out / _store.MANIFEST, m)
     rate = m.get("config_steps_per_second")  # None when nothing was left to compute (a resumed, finished run)
     print(f"{spec.name}: {m['configurations']} configurations × {m['steps']} steps in {m['run_seconds']:.2f} s "
           f"(compile {m['compile_seconds']:.2f} s, {f'{rate:.3g}' if rate else 'no'} config-steps/s) → {out}")
     if result.boundary is not None and len(result.boundary):
         print(_boundary_summary(result))
-    for f in figures:
-        print(f"  figure: {f}")
-    return 0
 
 
 def _boundary_summary(result, limit: int = 8) -> str:
@@ -362,13 +437,13 @@ def _report(args) -> int:
 def _suggest(args) -> int:
     """``lrsweep suggest LOSS [--set k=v] [--optimizer NAME] [--opt k=v] …``: print the recommendation."""
     from lrsweep import suggest
-    from lrsweep.config import SweepError
+    from lrsweep.config import SweepError, assignments
 
     try:
-        s = suggest.suggest(args.loss, suggest._pairs(args.set, "--set"), args.optimizer,
-                            suggest._pairs(args.opt, "--opt"), steps=args.steps, lr_min=args.min, lr_max=args.max,
+        s = suggest.suggest(args.loss, assignments(args.set, "--set"), args.optimizer,
+                            assignments(args.opt, "--opt"), steps=args.steps, lr_min=args.min, lr_max=args.max,
                             num=args.num, dtype=args.dtype, fraction=args.fraction, range_steps=args.range_steps,
-                            init=suggest._pairs(args.init, "--init") or None)
+                            init=assignments(args.init, "--init") or None)
     except (SweepError, ValueError) as e:
         return _fail(str(e))
     print(s.text())

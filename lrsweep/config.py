@@ -22,6 +22,7 @@ Axis names route a swept value to its consumer:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -51,13 +52,91 @@ class SweepError(ValueError):
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where an axis's values go, read once from its name (:func:`route`).
+
+    ``kind`` is one of :data:`ROUTE_KINDS`; ``param`` the parameter set there: the optimizer's
+    hyperparameter (``momentum``, ``optimizer.b1`` → ``b1``), the schedule's or the loss's parameter,
+    ``scale``/``index`` of the initial point, or the parameter group of a ``learning_rate.<group>``
+    axis; ``""`` for ``seed`` and the categorical ``schedule`` axis.
+    """
+
+    kind: str
+    param: str = ""
+
+
+ROUTE_KINDS = ("optimizer", "group_learning_rate", "schedule", "schedule_name", "loss", "init", "seed")
+_PREFIXES = {"optimizer.": "optimizer", "learning_rate.": "group_learning_rate", "schedule.": "schedule",
+             "loss.": "loss", "init.": "init"}
+
+
+@functools.lru_cache(maxsize=4096)
+def route(name: str) -> Route:
+    """The route of the axis ``name``: a prefix names the consumer, a bare name is the optimizer's.
+
+    >>> route("momentum"), route("optimizer.b1")
+    (Route(kind='optimizer', param='momentum'), Route(kind='optimizer', param='b1'))
+    >>> route("learning_rate.layer0"), route("schedule.decay_rate")
+    (Route(kind='group_learning_rate', param='layer0'), Route(kind='schedule', param='decay_rate'))
+    >>> route("loss.data_seed"), route("init.scale"), route("schedule"), route("seed")
+    (Route(kind='loss', param='data_seed'), Route(kind='init', param='scale'), Route(kind='schedule_name', param=''),
+     Route(kind='seed', param=''))
+    """
+    if name == "seed":
+        return Route("seed")
+    if name == "schedule":
+        return Route("schedule_name")
+    for prefix, kind in _PREFIXES.items():
+        if name.startswith(prefix):
+            return Route(kind, name[len(prefix):])
+    return Route("optimizer", name)
+
+
+def looks_log(values) -> bool:
+    r"""Whether a list of values is log-spaced: at least three distinct values, all > 0, spaced more evenly
+    on a log scale than on a linear one — the spread of the gaps relative to their mean,
+    :math:`\mathrm{cv}(d) = \mathrm{std}(d)/\mathrm{mean}(d)`, is smaller for :math:`d = \Delta\log v` than for
+    :math:`d = \Delta v` (sorted values). Geometric sequences are log-spaced, arithmetic ones are not,
+    hand-picked decades (1e-4, 3e-4, 1e-3, …) are.
+
+    >>> looks_log([1e-4, 1e-3, 1e-2]), looks_log([1e-4, 3e-4, 1e-3, 3e-3]), looks_log([0.5, 1.0, 2.0])
+    (True, True, True)
+    >>> looks_log([0.1, 0.2, 0.3]), looks_log([0.5, 0.8, 1.0, 1.2]), looks_log([0.0, 1.0, 10.0]), looks_log([1, 10])
+    (False, False, False, False)
+    """
+    v = np.unique(np.asarray(values, np.float64))
+    if len(v) < 3 or v[0] <= 0:
+        return False
+
+    def cv(d):
+        return float(np.std(d) / np.mean(d))
+
+    return cv(np.diff(np.log(v))) + 1e-9 < cv(np.diff(v))
+
+
+@dataclass(frozen=True)
 class Axis:
-    """One swept dimension. ``values`` are floats, or names for a categorical axis."""
+    """One swept dimension. ``values`` are floats, or names for a categorical axis.
+
+    ``route`` says where its values go (:func:`route`); ``is_log`` whether it is log-scaled: declared
+    ``scale = "log"``, or a ``values`` list that :func:`looks_log` (never a ``linear`` or categorical axis).
+    Figures draw it on a log axis, the boundary search bisects it geometrically, a zoom keeps its scale.
+    """
 
     name: str
     values: tuple
     scale: str = "linear"  # "linear" | "log" | "values"
     categorical: bool = False
+    route: Route = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "route", route(self.name))
+
+    @functools.cached_property
+    def is_log(self) -> bool:
+        if self.categorical or self.scale == "linear":
+            return False
+        return self.scale == "log" or looks_log(self.values)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -212,6 +291,23 @@ class SweepSpec:
                                  **{k: list(v) for k, v in t.select.items()}}
         return d
 
+    def to_toml(self) -> str:
+        """The resolved definition as TOML text (what ``sweep.toml`` holds): :meth:`to_dict` with the
+        ``None`` values TOML cannot write left out. The one writer of a spec as TOML; it reads back
+        with :func:`from_dict` to an equal spec."""
+        import tomli_w
+
+        return tomli_w.dumps(_toml_ready(self.to_dict()))
+
+
+def _toml_ready(d):
+    """``d`` without ``None`` values (TOML has no null), tuples as lists."""
+    if isinstance(d, dict):
+        return {k: _toml_ready(v) for k, v in d.items() if v is not None}
+    if isinstance(d, (list, tuple)):
+        return [_toml_ready(v) for v in d]
+    return d
+
 
 def label(obj) -> str:
     """A name, or a callable's ``module:qualname`` (how a Python object is written into sweep.toml)."""
@@ -281,7 +377,7 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
     import copy
 
     raw = copy.deepcopy(raw)
-    items = overrides.items() if isinstance(overrides, dict) else [_split_override(o, source) for o in overrides]
+    items = overrides.items() if isinstance(overrides, dict) else [assignment(o) for o in overrides]
     for key, value in items:
         parts = key.split(".")
         node = raw
@@ -315,17 +411,31 @@ def apply_overrides(raw: dict, overrides: list[str] | dict, source: str) -> dict
 _AXIS_FIELDS = ("min", "max", "num", "scale", "values")
 
 
-def _split_override(text: str, source: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise SweepError(source, "--set", "key=value", text, raw=f"--set {text!r}: expected key=value")
-    key, value = text.split("=", 1)
-    key = key.strip()
-    # `axes.learning_rate.num=64` style keys may contain dots inside quoted axis names; keep it simple.
+def assignment(text: str, option: str = "--set") -> tuple[str, Any]:
+    """One ``KEY=VALUE`` of the command line: the key stripped, the value read as a TOML value, or kept
+    as the (stripped) text when it is not one — a bare word is a string. The one parser of every
+    ``--set``/``--opt``/``--init``.
+
+    >>> assignment("axes.learning_rate.num=64"), assignment("activation = relu"), assignment("x=[1, 2.5]")
+    (('axes.learning_rate.num', 64), ('activation', 'relu'), ('x', [1, 2.5]))
+    >>> assignment("steps")
+    Traceback (most recent call last):
+    ...
+    lrsweep.config.SweepError: --set 'steps': expected KEY=VALUE
+    """
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        raise SweepError(option, option, "KEY=VALUE", text, raw=f"{option} {text!r}: expected KEY=VALUE")
     try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        return key, tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
-        parsed = value.strip()
-    return key, parsed
+        return key, value
+
+
+def assignments(items: list[str], option: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` items (:func:`assignment`) as a dict, later keys winning."""
+    return dict(assignment(item, option) for item in items)
 
 
 _TOP_KEYS = {"name", "steps", "dtype", "loss", "init", "optimizer", "schedule", "axes", "criteria",
@@ -586,72 +696,85 @@ def _run_spec(v: _Validator, t: dict) -> RunSpec:
 
 
 def _axis(v: _Validator, name: str, spec) -> Axis:
+    """One ``[axes]`` entry: ``schedule = {values = [names]}``, ``{values = [...]}`` (or a bare list), or
+    ``{min, max, num, scale}``; seeds and indices must be non-negative integers."""
     f = f"axes.{name}"
-    if name == "schedule":  # categorical
-        extra = set(spec) - {"values"} - ({"scale"} if spec.get("scale") == "values" else set()) \
-            if isinstance(spec, dict) else set()  # a resolved sweep.toml writes `scale = "values"` back
-        if extra:
-            v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (a list of schedule names)", sorted(extra)[0])
-        vals = spec.get("values") if isinstance(spec, dict) else spec
-        if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
-            v.fail(f, "{ values = [schedule names] }", spec)
-        known = _schedules.describe_schedules()
-        for x in vals:
-            if x not in known:
-                v.fail(f"{f}.values", f"schedule names from {sorted(known)}", x)
-        if len(set(vals)) != len(vals):
-            v.fail(f"{f}.values", "distinct schedule names", vals)
-        return Axis(name, tuple(vals), "values", categorical=True)
+    if name == "schedule":
+        return _categorical_axis(v, spec)
     if isinstance(spec, list):
         spec = {"values": spec}
     if not isinstance(spec, dict):
         v.fail(f, "{min, max, num, scale} or {values = [...]}", spec)
-    if "values" in spec:
-        extra = set(spec) - {"values", "scale"}
-        if extra:
-            v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (and an optional `scale`) beside values", sorted(extra)[0])
-        vals = spec["values"]
-        if not isinstance(vals, list) or not vals:
-            v.fail(f"{f}.values", "a non-empty list of numbers", vals)
-        if len(vals) > MAX_AXIS_POINTS:
-            v.fail(f"{f}.values", f"at most {MAX_AXIS_POINTS:,} values", len(vals))
-        for x in vals:
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                v.fail(f"{f}.values", "finite numbers", x)
-        scale = spec.get("scale", "values")
-        if scale not in SCALES + ("values",):
-            v.fail(f"{f}.scale", f"one of {list(SCALES)}", scale)
-        if scale == "log" and min(vals) <= 0:
-            v.fail(f"{f}.values", "numbers > 0 for a log axis", min(vals))
-        values = tuple(float(x) for x in vals)
-    else:
-        extra = set(spec) - {"min", "max", "num", "scale"}
-        if extra:
-            v.fail(f"{f}.{sorted(extra)[0]}", "min, max, num, scale", sorted(extra)[0])
-        lo = v.number(spec, "min", required=True, prefix=f + ".")
-        hi = v.number(spec, "max", required=True, prefix=f + ".")
-        num = v.integer(spec, "num", required=True, prefix=f + ".")
-        if num < 1:
-            v.fail(f"{f}.num", "an integer ≥ 1", num)
-        if num > MAX_AXIS_POINTS:  # refused before the values are made: an axis is held on the host
-            v.fail(f"{f}.num", f"at most {MAX_AXIS_POINTS:,} points on one axis (its values are held in memory; "
-                               "a larger grid comes from more axes)", num)
-        scale = v.choice(spec, "scale", SCALES, default="linear", prefix=f + ".")
-        if lo > hi:
-            v.fail(f"{f}.min", f"min ≤ max ({hi})", lo)
-        if scale == "log" and lo <= 0:
-            v.fail(f"{f}.min", "a number > 0 for a log axis", lo)
-        if num == 1:
-            values = (lo,)
-        elif scale == "log":
-            values = tuple(float(x) for x in np.geomspace(lo, hi, num))
-        else:
-            values = tuple(float(x) for x in np.linspace(lo, hi, num))
+    values, scale = _listed_axis(v, f, spec) if "values" in spec else _spaced_axis(v, f, spec)
     if name in INTEGER_AXES:
         for x in values:
             if not float(x).is_integer() or x < 0:
                 v.fail(f"{f}.values", "non-negative integers", x)
     return Axis(name, values, scale)
+
+
+def _categorical_axis(v: _Validator, spec) -> Axis:
+    """The ``schedule`` axis: distinct schedule names."""
+    f = "axes.schedule"
+    extra = set(spec) - {"values"} - ({"scale"} if spec.get("scale") == "values" else set()) \
+        if isinstance(spec, dict) else set()  # a resolved sweep.toml writes `scale = "values"` back
+    if extra:
+        v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (a list of schedule names)", sorted(extra)[0])
+    vals = spec.get("values") if isinstance(spec, dict) else spec
+    if not isinstance(vals, list) or not vals or not all(isinstance(x, str) for x in vals):
+        v.fail(f, "{ values = [schedule names] }", spec)
+    known = _schedules.describe_schedules()
+    for x in vals:
+        if x not in known:
+            v.fail(f"{f}.values", f"schedule names from {sorted(known)}", x)
+    if len(set(vals)) != len(vals):
+        v.fail(f"{f}.values", "distinct schedule names", vals)
+    return Axis("schedule", tuple(vals), "values", categorical=True)
+
+
+def _listed_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
+    """``{values = [...], scale = ...}``: finite numbers (> 0 on a declared log axis); ``(values, scale)``."""
+    extra = set(spec) - {"values", "scale"}
+    if extra:
+        v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (and an optional `scale`) beside values", sorted(extra)[0])
+    vals = spec["values"]
+    if not isinstance(vals, list) or not vals:
+        v.fail(f"{f}.values", "a non-empty list of numbers", vals)
+    if len(vals) > MAX_AXIS_POINTS:
+        v.fail(f"{f}.values", f"at most {MAX_AXIS_POINTS:,} values", len(vals))
+    for x in vals:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            v.fail(f"{f}.values", "finite numbers", x)
+    scale = spec.get("scale", "values")
+    if scale not in SCALES + ("values",):
+        v.fail(f"{f}.scale", f"one of {list(SCALES)}", scale)
+    if scale == "log" and min(vals) <= 0:
+        v.fail(f"{f}.values", "numbers > 0 for a log axis", min(vals))
+    return tuple(float(x) for x in vals), scale
+
+
+def _spaced_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
+    """``{min, max, num, scale}``: ``num`` points from ``min`` to ``max``, evenly or geometrically spaced."""
+    extra = set(spec) - {"min", "max", "num", "scale"}
+    if extra:
+        v.fail(f"{f}.{sorted(extra)[0]}", "min, max, num, scale", sorted(extra)[0])
+    lo = v.number(spec, "min", required=True, prefix=f + ".")
+    hi = v.number(spec, "max", required=True, prefix=f + ".")
+    num = v.integer(spec, "num", required=True, prefix=f + ".")
+    if num < 1:
+        v.fail(f"{f}.num", "an integer ≥ 1", num)
+    if num > MAX_AXIS_POINTS:  # refused before the values are made: an axis is held on the host
+        v.fail(f"{f}.num", f"at most {MAX_AXIS_POINTS:,} points on one axis (its values are held in memory; "
+                           "a larger grid comes from more axes)", num)
+    scale = v.choice(spec, "scale", SCALES, default="linear", prefix=f + ".")
+    if lo > hi:
+        v.fail(f"{f}.min", f"min ≤ max ({hi})", lo)
+    if scale == "log" and lo <= 0:
+        v.fail(f"{f}.min", "a number > 0 for a log axis", lo)
+    if num == 1:
+        return (lo,), scale
+    space = np.geomspace if scale == "log" else np.linspace
+    return tuple(float(x) for x in space(lo, hi, num)), scale
 
 
 def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
@@ -661,7 +784,7 @@ def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
     if init.points is not None or init.count != 1:
         v.fail("init.points" if init.points is not None else "init.count",
                "no initial points beside a Problem (it has params= or init=)", "points")
-    swept = [a.name[5:] for a in axes if a.name.startswith("loss.")]
+    swept = [a.route.param for a in axes if a.route.kind == "loss"]
     ok = _problem.accepted(loss.problem.loss, swept)
     for p in swept:
         if p not in ok or p in ("key", "params", "batch"):
@@ -669,82 +792,115 @@ def _problem_routes(v, axes, loss: LossSpec, init: InitSpec):
 
 
 def _check_routes(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init: InitSpec, n_points):
+    """Every axis reaches a consumer that takes it (:func:`route`), and the optimizer gets every argument
+    it needs: a learning rate (fixed, swept, or per group) and a callable optimizer's required ones."""
     if not v.resolve:
         return  # a results directory's sweep.toml: validated when it was written; its user code is not imported
-    opt_params = _optimizers.describe_optimizer(opt.builder)
-    sched_names = [a.values for a in axes if a.name == "schedule"]
-    active_schedules = list(sched_names[0]) if sched_names else [sched.name]
-    if callable(sched.name) and any(a.name.startswith("schedule.") for a in axes):
-        v.fail(next(f"axes.{a.name}" for a in axes if a.name.startswith("schedule.")),
-               "no schedule.<param> axis beside a callable schedule", "an axis")
     if loss.problem is not None:
         _problem_routes(v, axes, loss, init)
-        loss_static, loss_accepted = frozenset(), None
-    else:
-        loss_factory = _losses.resolve_loss(loss.name)
-        loss_static = getattr(loss_factory, "static", frozenset())
-        loss_accepted = (_losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None)
+    check = {"optimizer": _optimizer_axis(v, opt), "group_learning_rate": lambda a: _group_axis(v, a),
+             "schedule": _schedule_axis(v, axes, sched), "loss": _loss_axis(v, loss),
+             "init": lambda a: _init_axis(v, a, n_points)}
     for a in axes:
-        f = f"axes.{a.name}"
-        n = a.name
-        if n == "schedule" or n == "seed":
-            continue
-        if n == "batch_size":
-            v.fail(f, "an axis other than batch_size (it sets the shapes of the compiled program; run one sweep "
-                      "per batch size)", n)
-        if n in INIT_AXES:
-            if n == "init.index" and max(a.values) >= n_points:
-                v.fail(f"{f}.values", f"indices < {n_points} (the number of initial points)", max(a.values))
-            continue
-        if n.startswith("init."):
-            v.fail(f, "init.scale or init.index", n)
-        if n.startswith("loss."):
-            p = n[5:]
-            if loss.problem is not None:
-                continue
-            if loss_accepted is not None and p not in loss_accepted:
-                v.fail(f, f"a parameter of loss {loss.name!r} ({', '.join(loss_accepted)})", p)
-            if p in loss_static:
-                v.fail(f, f"a numeric parameter (loss.{p} is structural: it sets shapes or code, "
-                          "so it cannot be swept)", p)
-            continue
-        if n.startswith("schedule."):
-            p = n[9:]
-            known = _schedules.describe_schedules()
-            ok = [s for s in active_schedules if p in known[s]]
-            if not ok:
-                v.fail(f, f"a parameter of schedule {'/'.join(active_schedules)}", p)
-            for s in ok:
-                static = _schedules.static_params(s)
-                if p in static:
-                    v.fail(f, f"a sweepable parameter (schedule.{p} of {s!r} is fixed on the host)", p)
-            continue
-        if n.startswith("learning_rate."):  # one parameter group's rate; the group is checked against the loss
-            if not n[len("learning_rate."):] or "." in n[len("learning_rate."):]:
-                v.fail(f, "learning_rate.<group>, a top-level key of the loss's parameters", n)
-            if min(a.values) < 0:
-                v.fail(f"{f}.values", "learning rates ≥ 0", min(a.values))
-            continue
-        p = n[len("optimizer."):] if n.startswith("optimizer.") else n
-        if p not in opt_params:
+        if a.name == "batch_size":
+            v.fail(f"axes.{a.name}", "an axis other than batch_size (it sets the shapes of the compiled program; "
+                                     "run one sweep per batch size)", a.name)
+        if a.route.kind in check:
+            check[a.route.kind](a)
+    _check_learning_rate(v, axes, opt)
+    _check_required(v, axes, opt)
+
+
+def _optimizer_axis(v, opt: OptimizerSpec):
+    """The check of an axis routed to the optimizer: one of its numeric hyperparameters."""
+    known = _optimizers.describe_optimizer(opt.builder)
+
+    def check(a: Axis):
+        p = a.route.param
+        if p not in known:
             import difflib
 
-            close = difflib.get_close_matches(p, list(opt_params), n=1)
-            v.fail(f, "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, init.index or seed"
-                   + (f" (did you mean {close[0]!r}?)" if close else ""), n)
+            close = difflib.get_close_matches(p, list(known), n=1)
+            v.fail(f"axes.{a.name}", "an optimizer hyperparameter, schedule.<param>, loss.<param>, init.scale, "
+                   "init.index or seed" + (f" (did you mean {close[0]!r}?)" if close else ""), a.name)
         if isinstance(opt.params.get(p), bool):
-            v.fail(f, f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
-    lr_swept = any(a.name in ("learning_rate", "optimizer.learning_rate") or a.name.startswith("learning_rate.")
-                   for a in axes)
+            v.fail(f"axes.{a.name}", f"a numeric hyperparameter (optimizer.{p} is a switch)", p)
+
+    return check
+
+
+def _group_axis(v, a: Axis) -> None:
+    """A ``learning_rate.<group>`` axis: one group's rates, ≥ 0 (the group is checked against the loss)."""
+    if not a.route.param or "." in a.route.param:
+        v.fail(f"axes.{a.name}", "learning_rate.<group>, a top-level key of the loss's parameters", a.name)
+    if min(a.values) < 0:
+        v.fail(f"axes.{a.name}.values", "learning rates ≥ 0", min(a.values))
+
+
+def _schedule_axis(v, axes, sched: ScheduleSpec):
+    """The check of a ``schedule.<p>`` axis: a sweepable parameter of a schedule the sweep runs."""
+    names = [a.values for a in axes if a.route.kind == "schedule_name"]
+    active = list(names[0]) if names else [sched.name]
+    known = _schedules.describe_schedules()
+
+    def check(a: Axis):
+        p = a.route.param
+        if callable(sched.name):
+            v.fail(f"axes.{a.name}", "no schedule.<param> axis beside a callable schedule", "an axis")
+        ok = [s for s in active if p in known[s]]
+        if not ok:
+            v.fail(f"axes.{a.name}", f"a parameter of schedule {'/'.join(active)}", p)
+        for s in ok:
+            if p in _schedules.static_params(s):
+                v.fail(f"axes.{a.name}", f"a sweepable parameter (schedule.{p} of {s!r} is fixed on the host)", p)
+
+    return check
+
+
+def _loss_axis(v, loss: LossSpec):
+    """The check of a ``loss.<p>`` axis of a built-in or named loss: a numeric parameter it accepts
+    (a Problem's are checked by :func:`_problem_routes`)."""
+    if loss.problem is not None:
+        return lambda a: None
+    static = getattr(_losses.resolve_loss(loss.name), "static", frozenset())
+    accepted = _losses.describe_losses().get(loss.name) if loss.name in _losses.LOSSES else None
+
+    def check(a: Axis):
+        p = a.route.param
+        if accepted is not None and p not in accepted:
+            v.fail(f"axes.{a.name}", f"a parameter of loss {loss.name!r} ({', '.join(accepted)})", p)
+        if p in static:
+            v.fail(f"axes.{a.name}", f"a numeric parameter (loss.{p} is structural: it sets shapes or code, "
+                                     "so it cannot be swept)", p)
+
+    return check
+
+
+def _init_axis(v, a: Axis, n_points: int) -> None:
+    """``init.scale``, or ``init.index`` below the number of initial points."""
+    if a.name not in INIT_AXES:
+        v.fail(f"axes.{a.name}", "init.scale or init.index", a.name)
+    if a.name == "init.index" and max(a.values) >= n_points:
+        v.fail(f"axes.{a.name}.values", f"indices < {n_points} (the number of initial points)", max(a.values))
+
+
+def _check_learning_rate(v, axes, opt: OptimizerSpec) -> None:
+    """A learning rate fixed, swept, or per group; fixed group rates ≥ 0."""
+    swept = any(a.route == Route("optimizer", "learning_rate") or a.route.kind == "group_learning_rate"
+                for a in axes)
     fixed = opt.params.get("learning_rate")
     if isinstance(fixed, dict):  # [optimizer] learning_rate.<group> = value
         for g, x in fixed.items():
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= 0:
                 v.fail(f"optimizer.learning_rate.{g}", "a learning rate ≥ 0", x)
-    if not lr_swept and "learning_rate" not in opt.params:
+    if not swept and "learning_rate" not in opt.params:
         v.fail("optimizer.learning_rate", "a learning rate (set it, or sweep it under [axes])", None)
-    given = {a.name[len("optimizer."):] if a.name.startswith("optimizer.") else a.name for a in axes} | set(opt.params)
-    for p in _optimizers.required(opt.builder):  # a callable optimizer's required arguments must be given
+
+
+def _check_required(v, axes, opt: OptimizerSpec) -> None:
+    """A callable optimizer's required arguments, fixed under ``[optimizer]`` or swept."""
+    given = {a.route.param for a in axes if a.route.kind == "optimizer"} | set(opt.params)
+    for p in _optimizers.required(opt.builder):
         if p != "learning_rate" and p not in given:
             v.fail(f"optimizer.{p}", f"a value for argument {p!r} of optimizer {opt.name} "
                    "(fix it under [optimizer] or sweep it under [axes])", None)
@@ -756,7 +912,8 @@ def canonical(name: str) -> str:
     >>> canonical("optimizer.learning_rate"), canonical("momentum"), canonical("schedule.decay_rate")
     ('learning_rate', 'momentum', 'schedule.decay_rate')
     """
-    return name[len("optimizer."):] if name.startswith("optimizer.") else name
+    r = route(name)
+    return r.param if r.kind == "optimizer" else name
 
 
 def _check_one_name(v, axes, loss: LossSpec, opt: OptimizerSpec, sched: ScheduleSpec, init_raw: dict) -> None:

@@ -23,9 +23,18 @@ from lrsweep import grid as _grid
 from lrsweep import optimizers as _optimizers
 from lrsweep import problem as _problem
 from lrsweep import schedules as _schedules
-from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec
+from lrsweep.config import INTEGER_AXES, SweepError, SweepSpec, route
 
 _NEVER = 2**30  # a patience that never runs out: reduce_on_plateau switched off for other schedules
+
+
+def routed(v: dict, kind: str) -> dict[str, Any]:
+    """The values of ``v`` (axis name → value) that go to ``kind`` (:func:`lrsweep.config.route`), by parameter.
+
+    >>> routed({"learning_rate": 0.1, "optimizer.b1": 0.9, "loss.scale": 2.0, "seed": 3}, "optimizer")
+    {'learning_rate': 0.1, 'b1': 0.9}
+    """
+    return {route(k).param: x for k, x in v.items() if route(k).kind == kind}
 
 
 class Setup:
@@ -67,7 +76,7 @@ class Setup:
 
     def loss_kwargs(self, v: dict) -> dict[str, Any]:
         """Swept ``loss.<p>`` values, as keywords of the problem's functions."""
-        return {k[5:]: v[k] for k in v if k.startswith("loss.")}
+        return routed(v, "loss")
 
     def seed(self, v: dict) -> jax.Array:
         return jnp.asarray(v.get("seed", self.spec.init.seed), jnp.int32)
@@ -149,7 +158,7 @@ class Setup:
         if name == s.name:
             params.update(s.params)
         accepted = _schedules.describe_schedules().get(name, {}) if isinstance(name, str) else {}
-        params.update({k[9:]: v[k] for k in v if k.startswith("schedule.") and k[9:] in accepted})
+        params.update({p: x for p, x in routed(v, "schedule").items() if p in accepted})
         return params
 
     def _factor(self, name) -> Any:
@@ -161,8 +170,7 @@ class Setup:
         """``η_t = learning_rate · factor(t)`` as optax takes it (a constant when no schedule)."""
         spec = self.spec
         if lr is None:
-            lr = v["learning_rate"] if "learning_rate" in v else v.get("optimizer.learning_rate",
-                                                                         spec.optimizer.params.get("learning_rate"))
+            lr = routed(v, "optimizer").get("learning_rate", spec.optimizer.params.get("learning_rate"))
         lr = jnp.asarray(lr, self.dtype)
         names = self.schedule_names()
         if all(isinstance(n, str) and n in ("constant", _schedules.PLATEAU) for n in names):
@@ -190,7 +198,7 @@ class Setup:
         spec = self.spec
         common = spec.optimizer.params.get("learning_rate")
         fixed = dict(common) if isinstance(common, dict) else {}
-        swept = {k[len("learning_rate."):]: v[k] for k in v if k.startswith("learning_rate.")}
+        swept = routed(v, "group_learning_rate")
         if not fixed and not swept:
             return None
         source, field_ = spec.source, next((f"axes.learning_rate.{g}" for g in swept), "optimizer.learning_rate")
@@ -202,7 +210,7 @@ class Setup:
             if g not in params:
                 f = f"axes.learning_rate.{g}" if g in swept else f"optimizer.learning_rate.{g}"
                 raise SweepError(source, f, f"a parameter group of loss {spec.loss.name!r} ({', '.join(groups)})", g)
-        base = v.get("learning_rate", v.get("optimizer.learning_rate", None if fixed else common))
+        base = routed(v, "optimizer").get("learning_rate", None if fixed else common)
         rates = {g: swept.get(g, fixed.get(g, base)) for g in groups}
         missing = [g for g in groups if rates[g] is None]
         if missing:
@@ -212,16 +220,8 @@ class Setup:
 
     def hyperparameters(self, v: dict) -> dict[str, Any]:
         """The optimizer's keyword arguments other than the learning rate (fixed, then swept)."""
-        hp = {k: p for k, p in self.spec.optimizer.params.items() if k != "learning_rate"}
-        for k, val in v.items():
-            if k.startswith("optimizer."):
-                name = k[len("optimizer."):]
-            elif "." in k or k in ("seed", "schedule"):
-                continue  # routed to the loss, the schedule or the initial point
-            else:
-                name = k
-            if name != "learning_rate":
-                hp[name] = val
+        hp = {**self.spec.optimizer.params, **routed(v, "optimizer")}
+        hp.pop("learning_rate", None)
         return hp
 
     def optimizer(self, v: dict, params: Any = None) -> optax.GradientTransformation:

@@ -37,10 +37,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.flatten_util import ravel_pytree
 
 from lrsweep import theory as _theory
+from lrsweep.training import update_fn
 
 __all__ = ["hvp", "prediction", "sharpness_along", "sharpness_at_init", "top_eigenvalue"]
 
@@ -171,10 +171,7 @@ def sharpness_along(program, values: dict[str, np.ndarray], *, steps: int | None
             opt = program.setup.optimizer(v, params)
             value = program.loss_of(v)
 
-            def update(carry, _):
-                p, s = carry
-                u, s = opt.update(jax.grad(value)(p), s, p)
-                return (optax.apply_updates(p, u), s), None
+            update = update_fn(lambda p, _: value(p), opt)
 
             def measure(p):
                 return value(p), top_eigenvalue(value, p, iterations=iterations)

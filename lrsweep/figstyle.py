@@ -17,6 +17,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lrsweep.config import route
+
 STYLES_DIR = Path(__file__).with_name("styles")
 STYLE_NAMES = ("paper", "slides")
 WIDTHS = {"one": 3.4, "two": 7.0}  # inches: one journal column, the full page width
@@ -88,12 +90,10 @@ def label(name: str) -> str:
     """
     if name in LABELS:
         return LABELS[name]
-    if name.startswith("learning_rate."):
-        return rf"learning rate $\eta_{{\mathrm{{{name.split('.', 1)[1]}}}}}$"
-    for prefix in ("loss.", "schedule.", "optimizer."):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name.replace("_", " ")
+    r = route(name)
+    if r.kind == "group_learning_rate":
+        return rf"learning rate $\eta_{{\mathrm{{{r.param}}}}}$"
+    return (r.param if r.kind in ("loss", "schedule", "optimizer") else name).replace("_", " ")
 
 
 def short(name: str) -> str:

@@ -99,45 +99,26 @@ def _check_positive_int(name: str, arg: str, value: Any, minimum: int = 1) -> No
 # --------------------------------------------------------------------------- quadratic
 
 
-def quadratic(
-    *,
-    curvatures: Any = None,
-    matrix: Any = None,
-    condition_number: float | None = None,
-    dim: int | None = None,
-    curvature_scale: Any = 1.0,
-) -> Loss:
+def quadratic(*, curvatures: Any = None, matrix: Any = None, condition_number: float | None = None,
+              dim: int | None = None, curvature_scale: Any = 1.0) -> Loss:
     r"""A convex quadratic, the loss whose learning-rate boundary is known exactly.
 
     .. math::
         f(x) = \tfrac12\, s\, x^\top H x, \qquad x \in \mathbb{R}^d,
 
-    with :math:`s` = ``curvature_scale`` and :math:`H` given by exactly one of
+    with :math:`s` = ``curvature_scale`` (> 0, sweepable) and :math:`H` given by exactly one of
 
-    - ``curvatures``: :math:`H = \mathrm{diag}(c)`;
-    - ``matrix``: a full symmetric positive semi-definite :math:`H`;
-    - ``condition_number`` :math:`\kappa` with ``dim`` :math:`d`: curvatures
-      log-spaced from 1 to :math:`\kappa`,
-      :math:`c_i = \kappa^{i/(d-1)}`, :math:`i = 0..d-1`, so
-      :math:`\lambda_{\min} = s` and :math:`\lambda_{\max} = \kappa s`.
+    - ``curvatures``: :math:`H = \mathrm{diag}(c)`, a non-empty sequence of values >= 0;
+    - ``matrix``: a full symmetric positive semi-definite :math:`d \times d` matrix;
+    - ``condition_number`` :math:`\kappa \ge 1` with ``dim`` :math:`d` (>= 2 unless :math:`\kappa = 1`):
+      curvatures log-spaced from 1 to :math:`\kappa`, :math:`c_i = \kappa^{i/(d-1)}`, :math:`i = 0..d-1`,
+      so :math:`\lambda_{\min} = s` and :math:`\lambda_{\max} = \kappa s`.
 
-    Gradient descent with learning rate :math:`\eta` multiplies the component
-    along eigenvector :math:`i` by :math:`1 - \eta \lambda_i` each step, so it
-    converges iff :math:`\eta < 2/\lambda_{\max}`: the critical learning rate is
-    :math:`\eta_c = 2/\lambda_{\max}`.
-
-    Args:
-      curvatures: diagonal of :math:`H`, a non-empty sequence of values >= 0.
-      matrix: a square symmetric positive semi-definite :math:`d \times d` matrix.
-      condition_number: :math:`\kappa \ge 1`; needs ``dim`` (``dim >= 2``
-        unless :math:`\kappa = 1`).
-      dim: the dimension; required with ``condition_number``, otherwise checked
-        against the size of ``curvatures`` / ``matrix`` when given.
-      curvature_scale: :math:`s > 0`, sweepable.
-
-    Returns:
-      ``Loss(fn, init=None, minimum=0.0, hessian_eigenvalues=s * eig(H)
-      ascending, dim=d)``.
+    ``dim`` is otherwise checked against the size of ``curvatures`` / ``matrix`` when given. Gradient
+    descent with learning rate :math:`\eta` multiplies the component along eigenvector :math:`i` by
+    :math:`1 - \eta \lambda_i` each step, so it converges iff :math:`\eta < 2/\lambda_{\max}`: the
+    critical learning rate is :math:`\eta_c = 2/\lambda_{\max}`. Returns ``Loss(fn, init=None, minimum=0.0,
+    hessian_eigenvalues=s * eig(H) ascending, dim=d)``.
 
     >>> loss = quadratic(condition_number=100.0, dim=3, curvature_scale=0.5)
     >>> loss.hessian_eigenvalues.tolist()
@@ -150,46 +131,17 @@ def quadratic(
     given = [n for n, v in [("curvatures", curvatures), ("matrix", matrix),
                             ("condition_number", condition_number)] if v is not None]
     if len(given) != 1:
-        raise ValueError(
-            "quadratic: give exactly one of curvatures, matrix, condition_number; "
-            f"got {given or 'none'}")
+        raise ValueError(f"quadratic: give exactly one of curvatures, matrix, condition_number; got {given or 'none'}")
     _check(curvature_scale > 0, lambda: f"quadratic: {curvature_scale=} must be > 0")
     if dim is not None:
         _check_positive_int("quadratic", "dim", dim)
 
-    # H is structural: checked and diagonalised on the host, in float64, even when
-    # the factory is called inside jit.
+    # H is structural: checked and diagonalised on the host, in float64, even when called inside jit.
     if matrix is not None:
-        h = _host_array("quadratic", "matrix", matrix)
-        if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] == 0:
-            raise ValueError(f"quadratic: matrix must be square and non-empty, "
-                             f"got shape {h.shape}")
-        if not np.allclose(h, h.T):
-            raise ValueError("quadratic: matrix must be symmetric, got max "
-                             f"|matrix - matrix.T| = {np.max(np.abs(h - h.T)):g}")
+        h, c = _psd_matrix(matrix), None
         eigenvalues = np.linalg.eigvalsh(h)
-        if eigenvalues[0] < -1e-9 * np.max(np.abs(eigenvalues)):
-            raise ValueError("quadratic: matrix must be positive semi-definite, got "
-                             f"smallest eigenvalue {eigenvalues[0]:g}")
-        c = None
     else:
-        if condition_number is not None:
-            if dim is None:
-                raise ValueError(f"quadratic: {condition_number=} needs dim, got {dim=}")
-            kappa = _host_array("quadratic", "condition_number", condition_number)
-            if kappa.ndim != 0 or not kappa >= 1:
-                raise ValueError(f"quadratic: {condition_number=} must be a number >= 1")
-            if dim == 1 and kappa != 1:
-                raise ValueError(f"quadratic: {condition_number=} needs dim >= 2, got {dim=}")
-            c = kappa ** (np.arange(dim) / max(dim - 1, 1))  # c[0] = 1, c[-1] = kappa
-        else:
-            c = _host_array("quadratic", "curvatures", curvatures)
-            if c.ndim != 1 or c.shape[0] == 0:
-                raise ValueError(f"quadratic: curvatures must be a non-empty 1-D "
-                                 f"sequence, got shape {c.shape}")
-            if not np.all(c >= 0):
-                raise ValueError(f"quadratic: {curvatures=} must be >= 0")
-        h = None
+        h, c = None, _diagonal(curvatures, condition_number, dim)
         eigenvalues = np.sort(c)
     d = eigenvalues.shape[0]
     if dim is not None and dim != d:
@@ -206,8 +158,43 @@ def quadratic(
             return 0.5 * s * jnp.sum(_like(c, x) * x**2)
         return 0.5 * s * (x @ (_like(h, x) @ x))
 
-    return Loss(fn=fn, init=None, minimum=0.0,
-                hessian_eigenvalues=hessian_eigenvalues, dim=d)
+    return Loss(fn=fn, init=None, minimum=0.0, hessian_eigenvalues=hessian_eigenvalues, dim=d)
+
+
+def _psd_matrix(matrix: Any) -> np.ndarray:
+    """``quadratic``'s ``matrix`` on the host, checked square, non-empty, symmetric and positive semi-definite."""
+    h = _host_array("quadratic", "matrix", matrix)
+    if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] == 0:
+        raise ValueError(f"quadratic: matrix must be square and non-empty, "
+                         f"got shape {h.shape}")
+    if not np.allclose(h, h.T):
+        raise ValueError("quadratic: matrix must be symmetric, got max "
+                         f"|matrix - matrix.T| = {np.max(np.abs(h - h.T)):g}")
+    eigenvalues = np.linalg.eigvalsh(h)
+    if eigenvalues[0] < -1e-9 * np.max(np.abs(eigenvalues)):
+        raise ValueError("quadratic: matrix must be positive semi-definite, got "
+                         f"smallest eigenvalue {eigenvalues[0]:g}")
+    return h
+
+
+def _diagonal(curvatures: Any, condition_number: Any, dim: int | None) -> np.ndarray:
+    """``quadratic``'s diagonal on the host: ``curvatures`` checked, or log-spaced from 1 to ``condition_number``."""
+    if condition_number is not None:
+        if dim is None:
+            raise ValueError(f"quadratic: {condition_number=} needs dim, got {dim=}")
+        kappa = _host_array("quadratic", "condition_number", condition_number)
+        if kappa.ndim != 0 or not kappa >= 1:
+            raise ValueError(f"quadratic: {condition_number=} must be a number >= 1")
+        if dim == 1 and kappa != 1:
+            raise ValueError(f"quadratic: {condition_number=} needs dim >= 2, got {dim=}")
+        return kappa ** (np.arange(dim) / max(dim - 1, 1))  # c[0] = 1, c[-1] = kappa
+    c = _host_array("quadratic", "curvatures", curvatures)
+    if c.ndim != 1 or c.shape[0] == 0:
+        raise ValueError(f"quadratic: curvatures must be a non-empty 1-D "
+                         f"sequence, got shape {c.shape}")
+    if not np.all(c >= 0):
+        raise ValueError(f"quadratic: {curvatures=} must be >= 0")
+    return c
 
 
 quadratic.static = frozenset({"curvatures", "matrix", "condition_number", "dim"})
@@ -436,63 +423,29 @@ def _mlp_weights(key: jax.Array, sizes: list[int], dtype: Any, scale: Any) -> Py
     return params
 
 
-def mlp(
-    *,
-    width: int = 16,
-    depth: int = 1,
-    activation: str = "tanh",
-    n_inputs: int = 16,
-    n_data: int = 16,
-    data_seed: Any = 0,
-    input_scale: Any = 1.0,
-    teacher_width: int | None = None,
-    init_scale: Any = 1.0,
-) -> Loss:
+def mlp(*, width: int = 16, depth: int = 1, activation: str = "tanh", n_inputs: int = 16, n_data: int = 16,
+        data_seed: Any = 0, input_scale: Any = 1.0, teacher_width: int | None = None, init_scale: Any = 1.0) -> Loss:
     r"""A small full-batch teacher-student MLP with mean-squared error.
 
     .. math::
-        f(\theta) = \frac1n \sum_{j=1}^{n} \big(g_\theta(x_j) - y_j\big)^2,
-        \qquad y_j = g_{\theta^\star}(x_j),
+        f(\theta) = \frac1n \sum_{j=1}^{n} \big(g_\theta(x_j) - y_j\big)^2, \qquad y_j = g_{\theta^\star}(x_j),
 
-    where :math:`g` has ``depth`` hidden layers :math:`h \mapsto
-    \phi(h W + b)` and a linear readout to one output. The data are drawn
-    from ``data_seed`` with ``jax.random``: inputs :math:`x_j \sim
-    \mathcal N(0, I)\cdot` ``input_scale`` (shape ``(n_data, n_inputs)``),
-    and a teacher of the same depth and activation with ``teacher_width``
-    hidden units, weights :math:`\mathcal N(0, 1/\text{fan\_in})` and zero
-    biases gives the targets (shape ``(n_data, 1)``).
+    where :math:`g` has ``depth`` (>= 0; 0 is linear regression) hidden layers :math:`h \mapsto \phi(h W + b)`
+    of ``width`` units, :math:`\phi` = ``activation`` (tanh, relu, sigmoid or linear), and a linear readout to
+    one output. The data are drawn from ``data_seed`` (an integer in ``[0, 2**31)``, sweepable; a traced
+    scalar is converted to ``uint32``) with ``jax.random``: inputs :math:`x_j \sim \mathcal N(0, I)\cdot`
+    ``input_scale`` (> 0, sweepable; shape ``(n_data, n_inputs)``), and a teacher of the same depth and
+    activation with ``teacher_width`` (default ``width``) hidden units, weights
+    :math:`\mathcal N(0, 1/\text{fan\_in})` and zero biases gives the targets (shape ``(n_data, 1)``).
 
-    Student params are ``{"layer0": {"w": (n_inputs, width), "b": (width,)},
-    ..., f"layer{depth}": {"w": (width, 1), "b": (1,)}}``; the layer names are
-    public (one learning rate per layer is swept by them). ``init(key, scale)``
-    draws :math:`W \sim \mathcal N(0,1)/\sqrt{\text{fan\_in}}\cdot`
-    ``init_scale`` :math:`\cdot` ``scale`` with zero biases, in ``scale``'s
-    floating dtype; ``fn`` casts the data to the params' dtype.
-
-    The minimum is 0 when the teacher is realizable by the student
-    (``teacher_width <= width``, or ``depth == 0``, or a linear activation),
-    and ``None`` (unknown) otherwise.
-
-    Args:
-      width: student hidden units, ``>= 1``.
-      depth: hidden layers, ``>= 0`` (0 is linear regression).
-      activation: ``"tanh"``, ``"relu"``, ``"sigmoid"`` or ``"linear"``.
-      n_inputs: input dimension, ``>= 1``.
-      n_data: number of examples (full batch), ``>= 1``.
-      data_seed: integer-valued seed in ``[0, 2**31)``, sweepable (a traced
-        float or integer scalar is converted to ``uint32``).
-      input_scale: input standard deviation, ``> 0``, sweepable.
-      teacher_width: teacher hidden units, ``>= 1``; defaults to ``width``.
-      init_scale: multiplier of the student's initial weights, ``>= 0``,
-        sweepable.
-
-    Returns:
-      ``Loss(fn, init, minimum=0.0 or None, hessian_eigenvalues=None,
-      dim=None, extras)``; ``extras`` (hidden layers with a nonlinear
-      activation) gives ``dead_fraction`` for relu (hidden units whose
-      pre-activation is <= 0 on every example: they pass no gradient) or
-      ``saturated_fraction`` for tanh/sigmoid (the fraction of hidden
-      activations, units × examples, with ``|pre-activation| > 3``).
+    Student params are ``{"layer0": {"w": (n_inputs, width), "b": (width,)}, ..., f"layer{depth}": {"w":
+    (width, 1), "b": (1,)}}``; the layer names are public (one learning rate per layer is swept by them).
+    ``init(key, scale)`` draws :math:`W \sim \mathcal N(0,1)/\sqrt{\text{fan\_in}}\cdot` ``init_scale``
+    (>= 0, sweepable) :math:`\cdot` ``scale`` with zero biases, in ``scale``'s floating dtype; ``fn`` casts
+    the data to the params' dtype. The minimum is 0 when the teacher is realizable by the student
+    (``teacher_width <= width``, or ``depth == 0``, or a linear activation), and ``None`` (unknown)
+    otherwise. ``extras`` (hidden layers with a nonlinear activation) gives ``dead_fraction`` for relu or
+    ``saturated_fraction`` for tanh/sigmoid (:func:`_mlp_extras`).
 
     >>> loss = mlp(width=4, depth=2, n_inputs=3, n_data=5)
     >>> params = loss.init(jax.random.key(0), jnp.float32(1.0))
@@ -501,28 +454,10 @@ def mlp(
     >>> float(loss.fn(params)) >= 0.0, loss.minimum
     (True, 0.0)
     """
-    if activation not in _MLP_ACTIVATIONS:
-        raise ValueError(f"mlp: {activation=} must be one of {tuple(_MLP_ACTIVATIONS)}")
-    _check_positive_int("mlp", "width", width)
-    _check_positive_int("mlp", "depth", depth, minimum=0)
-    _check_positive_int("mlp", "n_inputs", n_inputs)
-    _check_positive_int("mlp", "n_data", n_data)
     teacher_width = width if teacher_width is None else teacher_width
-    _check_positive_int("mlp", "teacher_width", teacher_width)
-    _check(_valid_seed(data_seed),
-           lambda: f"mlp: {data_seed=} must be an integer in [0, 2**31)")
-    _check(input_scale > 0, lambda: f"mlp: {input_scale=} must be > 0")
-    _check(init_scale >= 0, lambda: f"mlp: {init_scale=} must be >= 0")
-
+    _check_mlp(width, depth, activation, n_inputs, n_data, data_seed, input_scale, teacher_width, init_scale)
     act = _MLP_ACTIVATIONS[activation]
-    key = jax.random.key(jnp.asarray(data_seed).astype(jnp.uint32))
-    key_x, key_teacher = jax.random.split(key)
-    data_dtype = _float_dtype(input_scale)
-    x_data = normal(key_x, (n_data, n_inputs), data_dtype) * jnp.asarray(
-        input_scale, data_dtype)
-    teacher = _mlp_weights(key_teacher, [n_inputs] + [teacher_width] * depth + [1],
-                           data_dtype, 1.0)
-    y_data = _mlp_apply(teacher, x_data, depth, act)
+    x_data, y_data = _teacher_data(depth, act, n_inputs, n_data, data_seed, input_scale, teacher_width)
     student_sizes = [n_inputs] + [width] * depth + [1]
 
     def init(key: jax.Array, scale: Any) -> PyTree:
@@ -536,10 +471,45 @@ def mlp(
         out = _mlp_apply(params, x_data.astype(dtype), depth, act)
         return jnp.mean((out - y_data.astype(dtype)) ** 2)
 
+    realizable = teacher_width <= width or depth == 0 or activation == "linear"
+    return Loss(fn=fn, init=init, minimum=0.0 if realizable else None, hessian_eigenvalues=None, dim=None,
+                extras=_mlp_extras(x_data, depth, activation) if depth > 0 and activation != "linear" else None)
+
+
+def _check_mlp(width, depth, activation, n_inputs, n_data, data_seed, input_scale, teacher_width, init_scale):
+    """:func:`mlp`'s arguments, each checked with a message naming it."""
+    if activation not in _MLP_ACTIVATIONS:
+        raise ValueError(f"mlp: {activation=} must be one of {tuple(_MLP_ACTIVATIONS)}")
+    _check_positive_int("mlp", "width", width)
+    _check_positive_int("mlp", "depth", depth, minimum=0)
+    _check_positive_int("mlp", "n_inputs", n_inputs)
+    _check_positive_int("mlp", "n_data", n_data)
+    _check_positive_int("mlp", "teacher_width", teacher_width)
+    _check(_valid_seed(data_seed),
+           lambda: f"mlp: {data_seed=} must be an integer in [0, 2**31)")
+    _check(input_scale > 0, lambda: f"mlp: {input_scale=} must be > 0")
+    _check(init_scale >= 0, lambda: f"mlp: {init_scale=} must be >= 0")
+
+
+def _teacher_data(depth, act, n_inputs, n_data, data_seed, input_scale, teacher_width):
+    """:func:`mlp`'s inputs ``(n_data, n_inputs)`` and the teacher's targets ``(n_data, 1)``, from ``data_seed``."""
+    key = jax.random.key(jnp.asarray(data_seed).astype(jnp.uint32))
+    key_x, key_teacher = jax.random.split(key)
+    data_dtype = _float_dtype(input_scale)
+    x_data = normal(key_x, (n_data, n_inputs), data_dtype) * jnp.asarray(
+        input_scale, data_dtype)
+    teacher = _mlp_weights(key_teacher, [n_inputs] + [teacher_width] * depth + [1],
+                           data_dtype, 1.0)
+    return x_data, _mlp_apply(teacher, x_data, depth, act)
+
+
+def _mlp_extras(x_data, depth: int, activation: str):
+    """:func:`mlp`'s ``extras(params)``: the fraction of hidden units that are dead (relu: pre-activation
+    <= 0 on every example, so no gradient reaches their weights), or of hidden activations (units ×
+    examples) that are saturated (tanh/sigmoid: |pre-activation| > 3, derivative below 0.01 / 0.05)."""
+    act = _MLP_ACTIVATIONS[activation]
+
     def extras(params: PyTree) -> dict[str, jax.Array]:
-        """Fraction of hidden units that are dead (relu: pre-activation <= 0 on every example, so
-        no gradient reaches their weights), or of hidden activations (units × examples) that are
-        saturated (tanh/sigmoid: |pre-activation| > 3, derivative below 0.01 / 0.05)."""
         dtype = jnp.result_type(params["layer0"]["w"])
         h, stuck = x_data.astype(dtype), []
         for i in range(depth):
@@ -549,10 +519,7 @@ def mlp(
         name = "dead_fraction" if activation == "relu" else "saturated_fraction"
         return {name: jnp.mean(jnp.concatenate(stuck).astype(dtype))}
 
-    realizable = teacher_width <= width or depth == 0 or activation == "linear"
-    return Loss(fn=fn, init=init, minimum=0.0 if realizable else None,
-                hessian_eigenvalues=None, dim=None,
-                extras=extras if depth > 0 and activation != "linear" else None)
+    return extras
 
 
 mlp.static = frozenset(
@@ -568,14 +535,8 @@ _FRACTAL_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def fractal_mlp(
-    *,
-    width: int = 16,
-    activation: str = "tanh",
-    n_data: int | None = None,
-    data_seed: Any = 0,
-    init_offset: Any = 0.0,
-) -> Loss:
+def fractal_mlp(*, width: int = 16, activation: str = "tanh", n_data: int | None = None, data_seed: Any = 0,
+                init_offset: Any = 0.0) -> Loss:
     r"""Sohl-Dickstein's (2024) network: one hidden layer, no biases, mean-field scaling, random targets.
 
     .. math::
@@ -598,8 +559,7 @@ def fractal_mlp(
       data_seed: integer-valued seed in ``[0, 2**31)``, sweepable.
       init_offset: added to the initial input-layer weights, sweepable.
 
-    Returns:
-      ``Loss(fn, init, minimum=None, hessian_eigenvalues=None, dim=None)``.
+    Returns ``Loss(fn, init, minimum=None, hessian_eigenvalues=None, dim=None)``.
 
     >>> loss = fractal_mlp(width=4)
     >>> params = loss.init(jax.random.key(0), jnp.float32(1.0))
@@ -611,8 +571,7 @@ def fractal_mlp(
     if activation not in _FRACTAL_ACTIVATIONS:
         raise ValueError(f"fractal_mlp: {activation=} must be one of {tuple(_FRACTAL_ACTIVATIONS)}")
     _check_positive_int("fractal_mlp", "width", width)
-    if n_data is None:
-        n_data = width if activation == "identity" else width * width + width
+    n_data = (width if activation == "identity" else width * width + width) if n_data is None else n_data
     _check_positive_int("fractal_mlp", "n_data", n_data)
     _check(_valid_seed(data_seed), lambda: f"fractal_mlp: {data_seed=} must be an integer in [0, 2**31)")
     act = _FRACTAL_ACTIVATIONS[activation]

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from lrsweep.config import SweepError, SweepSpec
 from lrsweep.engine import Program
 from lrsweep.outcomes import OUTCOME_NAMES
 from lrsweep.store import SweepResult, git_state, host, save, versions
+
+log = logging.getLogger("lrsweep")  # warnings and progress lines; the CLI prints them on stderr
 
 
 def _now() -> str:
@@ -58,7 +61,9 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
     Args:
       spec: the sweep (see :func:`lrsweep.load_sweep`).
       out: results directory to write (``None``: keep in memory only).
-      progress: show a progress bar over chunks (a line every few seconds when not on a terminal).
+      progress: show a progress bar over chunks (``tqdm.auto``: on a terminal or in a notebook); elsewhere a
+        line every few seconds, logged at INFO on the ``lrsweep`` logger (``logging.basicConfig(level="INFO")``
+        shows it; the command line always does).
       chunk_size: override ``run.chunk_size`` (configurations per device and chunk).
       devices: local devices to shard over (default ``run.devices``; 0 = all).
       overwrite: replace a results directory holding a *different* sweep instead of refusing.
@@ -115,7 +120,7 @@ def _annotated(spec, program, boundary, phases):
             out[c] = np.nan
         msg = (str(e).strip().splitlines() or [""])[0]
         out["theory_status"] = f"not computed: {type(e).__name__}: {msg}"[:200]
-        print(f"lrsweep: warning: reference columns left empty: {type(e).__name__}: {msg}", file=sys.stderr)
+        log.warning(f"lrsweep: warning: reference columns left empty: {type(e).__name__}: {msg}")
         return out
 
 
@@ -168,20 +173,9 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
     todo = ledger.missing() if ledger is not None else [(0, n)]
     if distributed:
         todo = _broadcast_ranges(todo)
-    bar = _Progress(spec, sum(hi - lo for lo, hi in todo), n - sum(hi - lo for lo, hi in todo), progress)
-    t0 = time.perf_counter()
-    parts = []
-    source = _gathered_chunks(program, todo) if distributed else program.evaluate_chunks(ranges=todo)
-    for lo, hi, metrics in source:
-        if ledger is not None:
-            ledger.write(lo, hi, metrics)
-        else:
-            parts.append((lo, hi, metrics))
-        bar.update(hi - lo)
-    run_seconds = time.perf_counter() - t0
+    parts, run_seconds = _sweep(spec, program, ledger, todo, progress, distributed)
     phases.seconds["sweep"] = run_seconds
     computed = sum(hi - lo for lo, hi in todo)
-    bar.close()
     if distributed and _devices.process_index() != 0:
         _devices.barrier("lrsweep: results written")  # process 0 assembles, refines and writes
         return None
@@ -220,13 +214,57 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
     with phases("trajectories"):
         trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
 
-    manifest = {
+    manifest = _manifest(spec, program, started=started, computed=computed, run_seconds=run_seconds,
+                         refine_seconds=refine_seconds, refine_configs=refine_configs, phases=phases)
+    result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
+                         trajectories=trajectories, manifest=manifest)
+    _save(result, out, ledger, table_file, phases, distributed)
+    return result
+
+
+def _save(result: SweepResult, out, ledger, table_file, phases, distributed: bool) -> None:
+    """Write a finished run to ``out`` (if any) and drop its chunk files; the manifest records the save's own
+    time and, for a distributed run, the process count (the other processes wait for it)."""
+    if out is not None:
+        with phases("save"):
+            save(result, out, table_file=table_file)
+            ledger.finish()
+        _store.write_json(out / _store.MANIFEST, result.manifest)  # with the save's own time
+    if distributed:
+        result.manifest["processes"] = _devices.process_count()
+        if out is not None:
+            _store.write_json(out / _store.MANIFEST, result.manifest)
+        _devices.barrier("lrsweep: results written")
+
+
+def _sweep(spec, program, ledger, todo, progress, distributed) -> tuple[list, float]:
+    """Run the ranges ``todo`` chunk by chunk, each written to the ledger (kept in memory when there is
+    none): ``(parts in memory, seconds)``."""
+    left = sum(hi - lo for lo, hi in todo)
+    bar = _Progress(spec, left, spec.size - left, progress)
+    t0 = time.perf_counter()
+    parts = []
+    source = _gathered_chunks(program, todo) if distributed else program.evaluate_chunks(ranges=todo)
+    for lo, hi, metrics in source:
+        if ledger is not None:
+            ledger.write(lo, hi, metrics)
+        else:
+            parts.append((lo, hi, metrics))
+        bar.update(hi - lo)
+    seconds = time.perf_counter() - t0
+    bar.close()
+    return parts, seconds
+
+
+def _manifest(spec, program, *, started, computed, run_seconds, refine_seconds, refine_configs, phases) -> dict:
+    """A finished run's ``manifest.json``: what ran, how (chunks, devices, compiles), how fast, on what."""
+    return {
         "status": "complete",
         "name": spec.name,
         "source": spec.source,
         "started": started,
         "finished": _now(),
-        "configurations": n,
+        "configurations": spec.size,
         "configurations_computed": computed,  # fewer than `configurations` when resumed
         "steps": spec.steps,
         "dtype": spec.dtype,
@@ -247,19 +285,6 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
         "host": host(),
         "git": git_state(Path(spec.source).resolve() if spec.source != "<dict>" else Path.cwd()),
     }
-    result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
-                         trajectories=trajectories, manifest=manifest)
-    if out is not None:
-        with phases("save"):
-            save(result, out, table_file=table_file)
-            ledger.finish()
-        _store.write_json(out / _store.MANIFEST, result.manifest)  # with the save's own time
-    if distributed:
-        result.manifest["processes"] = _devices.process_count()
-        if out is not None:
-            _store.write_json(out / _store.MANIFEST, result.manifest)
-        _devices.barrier("lrsweep: results written")
-    return result
 
 
 def _broadcast_ranges(todo: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -326,8 +351,16 @@ def _write_table(spec: SweepSpec, chunks, out: Path) -> Path:
     return Path(tmp)
 
 
+def _notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where ``tqdm.auto`` draws its widget; stderr is no terminal there)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 class _Progress:
-    """Progress over chunks: a tqdm bar on a terminal; otherwise a line per chunk at most every 5 s."""
+    """Progress over chunks: a ``tqdm.auto`` bar on a terminal or in a notebook (its widget); otherwise a
+    line per chunk at most every 5 s, logged (INFO, logger ``lrsweep``)."""
 
     def __init__(self, spec: SweepSpec, total: int, skipped: int, enabled: bool, every: float = 5.0):
         self.spec, self.total, self.every, self.done = spec, total, every, 0
@@ -337,8 +370,8 @@ class _Progress:
         if not self.enabled:
             return
         if skipped:
-            print(f"{spec.name}: resuming: {skipped} of {spec.size} configurations already done", file=sys.stderr)
-        if sys.stderr.isatty():
+            log.info(f"{spec.name}: resuming: {skipped} of {spec.size} configurations already done")
+        if sys.stderr.isatty() or _notebook():
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="cfg", desc=spec.name, unit_scale=True, leave=True)
@@ -355,8 +388,8 @@ class _Progress:
         elif now - self.last >= self.every or self.done == self.total:
             self.last = now
             eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-            print(f"{self.spec.name}: {self.done}/{self.total} configurations, {rate:.3g} configs/s, "
-                  f"ETA {eta:.0f} s", file=sys.stderr, flush=True)
+            log.info(f"{self.spec.name}: {self.done}/{self.total} configurations, {rate:.3g} configs/s, "
+                     f"ETA {eta:.0f} s")
 
     def close(self) -> None:
         if self.bar is not None:

@@ -319,13 +319,7 @@ def _log_scale(ax, which: str, drawn) -> bool:
 
 
 def _is_log(result: SweepResult, name: str) -> bool:
-    a = result.spec.axis(name)
-    if a.categorical:
-        return False
-    if a.scale == "log":
-        return True
-    vals = np.asarray(a.values, float)
-    return a.scale == "values" and len(vals) > 2 and vals.min() > 0 and vals.max() / vals.min() > 50
+    return result.spec.axis(name).is_log
 
 
 def _dense(v: np.ndarray, log: bool, n: int = 400) -> np.ndarray:

@@ -80,7 +80,7 @@ def _hyper(spec, values: dict, name: str, default, n: int) -> np.ndarray:
 
 
 def _schedule_swept(spec) -> bool:
-    return any(a.name == "schedule" or a.name.startswith("schedule.") for a in spec.axes)
+    return any(a.route.kind in ("schedule", "schedule_name") for a in spec.axes)
 
 
 def _slice_factors(spec, program, values: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +200,7 @@ def asymptotic_where_defined(spec, program, boundary: pd.DataFrame) -> pd.DataFr
     its peak within the horizon. ``reduce_on_plateau`` (adaptive) is left alone.
     """
     if (boundary is None or not len(boundary) or "critical_asymptotic" not in boundary
-            or spec.boundary.axis == "schedule" or spec.boundary.axis.startswith("schedule.")):
+            or spec.axis(spec.boundary.axis).route.kind in ("schedule", "schedule_name")):
         return boundary
     n = len(boundary)
     values = _slice_values(spec, boundary)

@@ -16,10 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import tomli_w
-
 from lrsweep import figstyle, plot
-from lrsweep.store import BOUNDARY, SWEEP, SweepResult, _toml_ready, load
+from lrsweep.store import BOUNDARY, SWEEP, SweepResult, load
 
 REPORT = "report.html"
 MAX_ROWS = 1000
@@ -100,7 +98,7 @@ def _manifest_rows(m: dict) -> list[tuple[str, str]]:
 def _sweep_text(result: SweepResult) -> str:
     if result.path is not None and (Path(result.path) / SWEEP).exists():
         return (Path(result.path) / SWEEP).read_text()
-    return tomli_w.dumps(_toml_ready(result.spec.to_dict()))
+    return result.spec.to_toml()
 
 
 def render(result: SweepResult, *, style: str = "paper", kinds=None) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import platform
 import shutil
@@ -34,9 +35,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomli_w
 
 from lrsweep.config import SweepSpec, from_dict
+
+log = logging.getLogger("lrsweep")  # warnings and the size estimate; the CLI prints them on stderr
 
 TABLE = "table.parquet"
 BOUNDARY = "boundary.csv"
@@ -119,7 +121,7 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    writers = {SWEEP: lambda p: p.write_text(sweep_text(result.spec))}
+    writers = {SWEEP: lambda p: p.write_text(result.spec.to_toml())}
     if table_file is None:
         writers[TABLE] = lambda p: result.table.to_parquet(p, index=False)
     if result.boundary is not None:
@@ -144,11 +146,6 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
     write_json(out / MANIFEST, result.manifest)
     result.path = out
     return out
-
-
-def sweep_text(spec: SweepSpec) -> str:
-    """The resolved sweep file as written to ``sweep.toml``."""
-    return tomli_w.dumps(_toml_ready(spec.to_dict()))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -199,14 +196,6 @@ def atomic_write(path: str | Path, write) -> Path:
         raise
     _fsync(path.parent)
     return path
-
-
-def _toml_ready(d):
-    if isinstance(d, dict):
-        return {k: _toml_ready(v) for k, v in d.items() if v is not None}
-    if isinstance(d, (list, tuple)):
-        return [_toml_ready(v) for v in d]
-    return d
 
 
 def load(path: str | Path) -> SweepResult:
@@ -339,7 +328,7 @@ def free_memory() -> int | None:
 def check_size(spec: SweepSpec, out: Path | None, *, force: bool = False, say: bool = False,
                in_memory: int = 1 << 22) -> Size:
     """Refuse (one line, with the numbers) a sweep whose estimated disk or memory exceeds what is free,
-    unless ``force``; print the estimate when ``say``."""
+    unless ``force``; log the estimate (INFO, logger ``lrsweep``) when ``say``."""
     from lrsweep.config import SweepError
 
     size = estimate(spec, in_memory)
@@ -347,7 +336,7 @@ def check_size(spec: SweepSpec, out: Path | None, *, force: bool = False, say: b
     mem = free_memory()
     if say:
         free = [f"{_bytes(disk)} free on disk"] * (disk is not None) + [f"{_bytes(mem)} free memory"] * (mem is not None)
-        print(f"{spec.name}: {size.text()}" + (f" ({', '.join(free)})" if free else ""), file=sys.stderr)
+        log.info(f"{spec.name}: {size.text()}" + (f" ({', '.join(free)})" if free else ""))
     if force:
         return size
     if out is not None and disk is not None and size.disk > disk:
@@ -452,8 +441,9 @@ class Lock:
 
     def _enter_exclusive(self, why: OSError) -> Lock:
         path = self.path.parent / EXCLUSIVE
-        print(f"lrsweep: warning: {self.path.parent}: no file locks here ({errno.errorcode.get(why.errno, why.errno)}"
-              f"); locking with {EXCLUSIVE} instead (delete it by hand if a run was killed)", file=sys.stderr)
+        log.warning(f"lrsweep: warning: {self.path.parent}: no file locks here "
+                    f"({errno.errorcode.get(why.errno, why.errno)}); locking with {EXCLUSIVE} instead (delete it by "
+                    "hand if a run was killed)")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -556,7 +546,7 @@ class Ledger:
         ledger.stamp = sweep_hash(spec)
         if resume:
             ledger._validate()
-        atomic_write(out / SWEEP, lambda p: p.write_text(sweep_text(spec)))
+        atomic_write(out / SWEEP, lambda p: p.write_text(spec.to_toml()))
         # a rerun of the same sweep keeps what the manifest knew (versions, host, times) until it is replaced
         kept = {k: v for k, v in old_manifest.items() if k not in ("status", "chunks_done", "configurations_done",
                                                                    "sweep_hash", "files")} \
@@ -628,7 +618,7 @@ class Ledger:
             if why is None:
                 at = hi
                 continue
-            print(f"lrsweep: warning: {f}: {why}; recomputing those configurations", file=sys.stderr)
+            log.warning(f"lrsweep: warning: {f}: {why}; recomputing those configurations")
             f.unlink(missing_ok=True)
 
     def _file(self, lo: int, hi: int) -> Path:

@@ -61,15 +61,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from lrsweep import optimizers as _optimizers
 from lrsweep.config import SweepError, from_dict
+from lrsweep.training import update_fn
 
 FRACTION = 0.5
 ADAPTIVE_DIVERGE_FACTOR = 10.0  # Adam & co.: "diverged" = the loss overshoots to 10× its initial gap
@@ -192,11 +191,7 @@ def range_test(program, *, lr_min: float, lr_max: float, steps: int) -> tuple[np
         opt = _optimizers.build(spec.optimizer.builder, schedule, hp)
         value = program.loss_of(v)
 
-        def step(carry, _):
-            p, s = carry
-            f, g = jax.value_and_grad(value)(p)
-            u, s = opt.update(g, s, p)
-            return (optax.apply_updates(p, u), s), f
+        step = update_fn(lambda p, _: value(p), opt)
 
         @jax.jit
         def run(p):
@@ -383,20 +378,3 @@ def suggest(loss: str, loss_params: dict | None = None, optimizer: str = "sgd", 
                       recommended=fraction * critical, fraction=fraction, sharpness=lam, sharpness_prediction=pred,
                       range_best=best, range_stop=stop, range_lag=best / critical, status=str(row["status"]),
                       steps=steps, asymptotic=bool(use_asymptotic), finders=finder_suggestions(lr, f))
-
-
-def _pairs(items: list[str], option: str) -> dict[str, Any]:
-    import tomllib
-
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise SweepError("lrsweep suggest", option, "KEY=VALUE", item)
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = text  # a bare word: a string (activation = relu)
-    return out
-
-

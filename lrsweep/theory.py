@@ -30,6 +30,30 @@ vectorised (over learning rates and over problems, e.g. every slice of a sweep a
 The closed forms (:func:`gd_critical`, :func:`heavy_ball_critical`,
 :func:`nesterov_critical`) are the threshold's :math:`T \to \infty` limits.
 
+**The finite-horizon effect.** Above the closed-form threshold the loss grows
+geometrically, but it must grow by :math:`F` within :math:`T` steps to count.
+For gradient descent the top direction grows by :math:`(1-\eta\lambda)^2` per
+step, so the measured threshold solves :math:`|1-\eta\lambda|^{2T}\,w = F`, with
+:math:`w = \lambda_\max x_{\max,0}^2 / \sum_i \lambda_i x_{i,0}^2` the share of
+the initial loss along the top direction:
+
+.. math:: \eta_T = \frac{1 + (F/w)^{1/(2T)}}{\lambda_\max}
+   \approx \frac{2}{\lambda_\max}\Big(1 + \frac{\ln(F/w)}{4T}\Big),
+
+e.g. :math:`T = 300`, :math:`F = 10^6`, :math:`w = 1`: 1.16% above
+:math:`2/\lambda` (:func:`gd_finite_horizon_critical`). With momentum, the root of
+the characteristic polynomial that leaves through :math:`z = -1` moves at
+:math:`dz/d(\eta\lambda) = -1/(1-\beta)` (heavy ball) or
+:math:`-(1+2\beta)^2/(1+3\beta)` (Nesterov), so at relative excess
+:math:`\epsilon` over :math:`\eta_c` the loss grows by :math:`|z|^{2T}` and the
+relative gap is about
+
+.. math:: \epsilon_T \approx \frac{\ln F}{4T}\cdot\frac{1-\beta}{1+\beta}
+   \;\text{(heavy ball)}, \qquad
+   \frac{\ln F}{4T}\cdot\frac{1+3\beta}{(1+\beta)(1+2\beta)} \;\text{(Nesterov)};
+
+every gap vanishes like :math:`1/T`.
+
 >>> gd_critical(4.0)
 0.5
 >>> round(finite_horizon_critical([4.0], [1.0], steps=300, diverge_factor=1e6), 6)
@@ -688,93 +712,44 @@ def _check_search(rtol, resolution):
         raise ValueError(f"{resolution=}: expected a number in (0, 1)")
 
 
-def finite_horizon_critical(
-    eigenvalues,
-    x0,
-    steps: int,
-    diverge_factor: float,
-    *,
-    momentum=0.0,
-    nesterov: bool = False,
-    factors=None,
-    lo=None,
-    hi=None,
-    rtol: float = 1e-12,
-    every: int = 1,
-    resolution: float = _RESOLUTION,
-):
+def finite_horizon_critical(eigenvalues, x0, steps: int, diverge_factor: float, *, momentum=0.0,
+                            nesterov: bool = False, factors=None, lo=None, hi=None, rtol: float = 1e-12,
+                            every: int = 1, resolution: float = _RESOLUTION):
     r"""Smallest learning rate that diverges within ``steps`` updates, on the exact recurrence.
 
-    Divergence is the engine's rule (:func:`diverges_within` applied to
-    :func:`quadratic_loss_history`): diverged iff at some step :math:`t \le T` the loss is
-    non-finite or :math:`f_t > F f_0` (with ``every`` = K > 1, only every K-th step and the last
-    are looked at: the rule engines used before). It need not be monotone in the
-    learning rate — under a schedule a diverging learning rate can have stable ones above it,
-    even isolated ones (:func:`finite_horizon_transitions`) — so the threshold is found in three
-    stages, all vectorised (over the learning rates tried, and over problems):
+    Divergence is the engine's rule (:func:`diverges_within` applied to :func:`quadratic_loss_history`;
+    with ``every`` = K > 1 only every K-th step and the last are looked at: the rule engines used before).
+    It need not be monotone in the learning rate — under a schedule a diverging learning rate can have
+    stable ones above it (:func:`finite_horizon_transitions`) — so the threshold is found in three stages,
+    all vectorised (over the learning rates tried, and over problems, 2-D ``eigenvalues``):
 
     1. **bracket**: ``lo`` (default ½ the closed form, :func:`heavy_ball_critical` /
        :func:`nesterov_critical` at the largest excited eigenvalue, over the largest
        :math:`|\mathrm{factor}|`), divided by :math:`2^8` until it does not diverge; ``hi`` the first
        of its doublings that diverges. Learning rates below ``lo`` are assumed not to diverge.
-    2. **scan**: the grid :math:`\mathrm{lo}\,(1+\delta)^j` from ``lo`` to ``hi``
-       (:math:`\delta` = ``resolution``, relative spacing 0.1% by default), each point run for the
-       :math:`T` steps; the first diverging point and the one before it bracket the first sign
-       change. A diverging window of learning rates wider than :math:`\delta` relative contains a
-       grid point, so it cannot be missed; one narrower than that, below the first diverging grid
-       point, can (a scan cannot see between its points; :func:`finite_horizon_transitions` also
-       looks between them, so it may find such a window first).
-    3. **bisection** of that bracket: each round runs evenly spaced learning rates inside it and
-       keeps the gap before the first diverging one, until the bracket is narrower than
-       ``rtol · hi``.
+    2. **scan**: the grid :math:`\mathrm{lo}\,(1+\delta)^j` from ``lo`` to ``hi`` (:math:`\delta` =
+       ``resolution``, 0.1% by default); the first diverging point and the one before it bracket the first
+       sign change. A diverging window wider than :math:`\delta` relative holds a grid point, so it cannot
+       be missed; a narrower one below the first diverging point can.
+    3. **bisection** of that bracket (evenly spaced learning rates each round, the gap before the first
+       diverging one kept) until it is narrower than ``rtol · hi``.
 
-    Many problems at once (2-D ``eigenvalues``) go through the same stages together: every
-    stage's runs are one array computation of shape (runs, directions) per update.
-
-    **The finite-horizon effect.** Above the closed-form threshold the loss grows
-    geometrically, but it must grow by :math:`F` within :math:`T` steps to count.
-    For gradient descent the top direction grows by :math:`(1-\eta\lambda)^2` per
-    step, so the measured threshold solves :math:`|1-\eta\lambda|^{2T}\,w = F`, with
-    :math:`w = \lambda_\max x_{\max,0}^2 / \sum_i \lambda_i x_{i,0}^2` the share of
-    the initial loss along the top direction:
-
-    .. math:: \eta_T = \frac{1 + (F/w)^{1/(2T)}}{\lambda_\max}
-       \approx \frac{2}{\lambda_\max}\Big(1 + \frac{\ln(F/w)}{4T}\Big),
-
-    e.g. :math:`T = 300`, :math:`F = 10^6`, :math:`w = 1`: 1.16% above
-    :math:`2/\lambda` (:func:`gd_finite_horizon_critical`). With momentum, the root of
-    the characteristic polynomial that leaves through :math:`z = -1` moves at
-    :math:`dz/d(\eta\lambda) = -1/(1-\beta)` (heavy ball) or
-    :math:`-(1+2\beta)^2/(1+3\beta)` (Nesterov), so at relative excess
-    :math:`\epsilon` over :math:`\eta_c` the loss grows by :math:`|z|^{2T}` and the
-    relative gap is about
-
-    .. math:: \epsilon_T \approx \frac{\ln F}{4T}\cdot\frac{1-\beta}{1+\beta}
-       \;\text{(heavy ball)}, \qquad
-       \frac{\ln F}{4T}\cdot\frac{1+3\beta}{(1+\beta)(1+2\beta)} \;\text{(Nesterov)};
-
-    every gap vanishes like :math:`1/T`.
+    The threshold lies above the closed form by a gap that vanishes like :math:`\ln F / T` (the module's
+    *finite-horizon effect*).
 
     Args:
-      eigenvalues: Hessian eigenvalues (1-D; the largest must be > 0), or (problems, d) for many
-        problems at once.
+      eigenvalues: Hessian eigenvalues (1-D; the largest must be > 0), or (problems, d).
       x0: initial coordinates along the eigen-directions (shaped like ``eigenvalues``).
-      steps: the horizon :math:`T \ge 1`.
-      diverge_factor: :math:`F \ge 1`.
-      momentum: :math:`\beta \in [0, 1)` (one per problem, or shared).
-      nesterov: optax's Nesterov form.
-      factors: schedule factors for :math:`t = 0 \ldots T-1` (default: constant 1); (problems, ≥ T)
-        for one schedule per problem.
-      lo: a learning rate that does not diverge, the start of the scan (default: found as above).
-      hi: a learning rate that diverges, its end (default: found as above).
-      rtol: stop when the bracket is narrower than ``rtol · hi``.
-      every: the loss is observed after every ``every``-th update and after the last (default 1,
-        every update: the engine's rule).
-      resolution: the scan's relative spacing :math:`\delta`.
+      steps, diverge_factor: the horizon :math:`T \ge 1`; :math:`F \ge 1`.
+      momentum, nesterov: :math:`\beta \in [0, 1)` (one per problem, or shared); optax's Nesterov form.
+      factors: schedule factors for :math:`t = 0 \ldots T-1` (default 1); (problems, ≥ T): one per problem.
+      lo, hi: a learning rate that does not diverge and one that does, the scan's ends (default: as above).
+      rtol, resolution: the bracket's final width, ``rtol · hi``; the scan's relative spacing :math:`\delta`.
+      every: the loss is observed every ``every``-th update and after the last (default 1: the engine's rule).
 
     Returns:
-      The threshold: the smallest diverging learning rate found, within ``rtol`` above the first
-      sign change (an array, one per problem, for 2-D ``eigenvalues``).
+      The smallest diverging learning rate found, within ``rtol`` above the first sign change (an
+      array, one per problem, for 2-D ``eigenvalues``).
 
     >>> lam = np.array([0.1, 1.0])
     >>> eta = finite_horizon_critical(lam, [1.0, 1.0], steps=2000, diverge_factor=1e6, momentum=0.9)
@@ -793,6 +768,12 @@ def finite_horizon_critical(
     if np.any(hi_fixed & ~(hi_v > lo_v)):
         raise ValueError(f"{hi=}: expected a finite learning rate above lo={lo}")
     out, status = _critical(p, lo_v, hi_v, lo_fixed, rtol, resolution)
+    _raise_status(status, lo_v, hi_v, steps, single)
+    return float(out[0]) if single else out
+
+
+def _raise_status(status: np.ndarray, lo_v: np.ndarray, hi_v: np.ndarray, steps: int, single: bool) -> None:
+    """The first problem whose search failed (``status`` not OK) as a ``ValueError`` naming ``lo`` or ``hi``."""
     for s in np.flatnonzero(status != _OK)[:1]:
         where = "" if single else f"problem {s}: "
         raise ValueError(where + {
@@ -801,11 +782,20 @@ def finite_horizon_critical(
             _NO_BRACKET: f"found no bracket [non-diverging, diverging] of learning rates above lo={_out(lo_v[s])!r} "
                          f"within {steps=}",
         }[int(status[s])])
-    return float(out[0]) if single else out
 
 
 def _factor_zeros(p: _Problems, lo: float, hi: float) -> np.ndarray:
-    r"""The learning rates in ``(lo, hi)`` that zero a factor :math:`1 - \eta f_s \lambda_i` of an excited direction."""
+    r"""The learning rates in ``(lo, hi)`` that zero a factor :math:`1 - \eta f_s \lambda_i` of an excited direction.
+
+    Guard 2 of :func:`finite_horizon_transitions` (gradient descent). Without momentum the coordinates are
+    the product formula :math:`x_{i,t} = x_{i,0}\prod_{s<t}(1 - \eta f_s \lambda_i)`. Between consecutive
+    zeros :math:`\eta = 1/(f_s\lambda_i)` of its factors, :math:`\ln|x_{i,t}|` is a sum of functions
+    :math:`\ln|1 - \eta a|` each concave on either side of its zero, hence concave; where it stays below a
+    level is then the interval minus one open sub-interval, so a stable window bounded by diverging
+    learning rates on both sides reaches such a zero. With these zeros on the grid, for one direction
+    observed once (``every ≥ steps``) every stable window is found whatever its width; with several
+    directions or observations it is the same mechanism without the proof.
+    """
     lam = p.lam[0][(p.x0[0] != 0) & (p.lam[0] != 0)]
     with np.errstate(divide="ignore"):
         zeros = 1.0 / np.outer(p.factors[:, p.which[0]], lam).ravel()
@@ -873,21 +863,9 @@ def _drop_points(found: np.ndarray, rtol: float) -> np.ndarray:
     return np.asarray(keep, np.float64).reshape(-1, 2)
 
 
-def finite_horizon_transitions(
-    eigenvalues,
-    x0,
-    steps: int,
-    diverge_factor: float,
-    *,
-    momentum: float = 0.0,
-    nesterov: bool = False,
-    factors=None,
-    lo: float | None = None,
-    hi: float | None = None,
-    rtol: float = 1e-12,
-    every: int = 1,
-    resolution: float = _RESOLUTION,
-) -> np.ndarray:
+def finite_horizon_transitions(eigenvalues, x0, steps: int, diverge_factor: float, *, momentum: float = 0.0,
+                               nesterov: bool = False, factors=None, lo: float | None = None, hi: float | None = None,
+                               rtol: float = 1e-12, every: int = 1, resolution: float = _RESOLUTION) -> np.ndarray:
     r"""Every learning rate in ``[lo, hi]`` where divergence within ``steps`` updates switches on or off.
 
     Same divergence rule and recurrence as :func:`finite_horizon_critical` (whose result is the
@@ -898,49 +876,26 @@ def finite_horizon_transitions(
     :math:`\eta = 1/(f_7 \lambda_2)` the factor :math:`1 - \eta f_7 \lambda_2` almost cancels the
     growth) and diverges again from 0.14292 on.
 
-    **Scan.** Every point of the grid :math:`\mathrm{lo}\,(1+\delta)^j` up to ``hi``
-    (:math:`\delta` = ``resolution``, 0.1% relative spacing by default) is run for the :math:`T`
-    steps, all as one array computation; each pair of neighbours in different states brackets a
-    sign change, and all brackets are bisected together to ``rtol`` (:func:`_refine`: first sign
-    change within the bracket). A window of learning rates — diverging or stable — wider than
-    :math:`\delta` relative holds a grid point, so it is found. One narrower than :math:`\delta`
-    can lie between two grid points: no scan by itself rules out what is narrower than its
-    spacing. Two guards look between the points; lower ``resolution`` to be surer of narrower
-    windows (the cost is proportional to :math:`\ln(\mathrm{hi}/\mathrm{lo})/\delta`).
-
-    **Guard 1, the margin (any optimizer).** Each grid run also reports its *margin*, the largest
-    observed :math:`f_t / (F f_0)`: it diverged iff that exceeds 1. A window of one state inside a
-    range of the other is where the margin crosses 1 — dips to 1 or below amid divergence, peaks
-    above 1 amid stability — and the dip or peak is wider than the window (the margin is
-    continuous in :math:`\eta`). Wherever :math:`|\ln \text{margin}|` has a strict local minimum
-    on the grid between neighbours in its own state, the gap between those neighbours is scanned
-    again with 32 points, and again around any new minimum, until a point of the other state
-    turns up or the gap is narrower than ``rtol`` (:func:`_zoom`). This finds a window the grid
-    stepped over as soon as the grid samples both flanks of its dip or peak — not when the whole
-    of it falls between two points. E.g. heavy ball (:math:`\beta = 0.3`) on the problem above is
-    stable on [0.162719, 0.162785), 4e-4 wide: found at :math:`\delta = 10^{-3}` and
-    :math:`10^{-2}`.
-
-    **Guard 2, the factors' zeros (gradient descent).** Without momentum the coordinates are the
-    product formula :math:`x_{i,t} = x_{i,0}\prod_{s<t}(1 - \eta f_s \lambda_i)`. Between
-    consecutive zeros :math:`\eta = 1/(f_s\lambda_i)` of its factors, :math:`\ln|x_{i,t}|` is a
-    sum of functions :math:`\ln|1 - \eta a|` each concave on either side of its zero, hence
-    concave; where it stays below a level is then the interval minus one open sub-interval, so a
-    stable window bounded by diverging learning rates on both sides reaches such a zero. The
-    grid therefore also holds every zero in ``(lo, hi)`` (of the excited directions): for one
-    direction observed once (``every ≥ steps``) every stable window is found whatever its
-    width; with several directions or observations it is the same mechanism without the proof.
-    Above, the window [0.142794, 0.142915) (8.5e-4 wide) holds :math:`1/(f_7\lambda_2)`, and one
-    4.6e-11 wide holds :math:`1/(f_6\lambda_2) = 0.1666667`: both are found at any
-    :math:`\delta`. A zero can be an isolated stable point (:math:`\eta = 0.2 = 1/(f_5\lambda_2)`
-    sets a coordinate exactly to 0 amid divergence): pairs of opposite transitions within
-    ``2·rtol`` of each other, a window too narrow to resolve, are dropped.
+    **Scan.** Every point of the grid :math:`\mathrm{lo}\,(1+\delta)^j` up to ``hi`` (:math:`\delta` =
+    ``resolution``, 0.1% by default) is run for the :math:`T` steps at once; neighbours in different states
+    bracket a sign change, all bisected together to ``rtol`` (:func:`_refine`). A window of either state
+    wider than :math:`\delta` relative holds a grid point; a narrower one can lie between two, and two
+    guards look there (lower ``resolution`` to be surer; the cost is
+    :math:`\propto \ln(\mathrm{hi}/\mathrm{lo})/\delta`).
+    **Guard 1, the margin** (any optimizer; :func:`_zoom`) scans again where the largest observed
+    :math:`f_t/(F f_0)` approaches 1 between points of one state: heavy ball (:math:`\beta = 0.3`) on the
+    problem above is stable on [0.162719, 0.162785), 4e-4 wide, found at :math:`\delta = 10^{-3}` and
+    :math:`10^{-2}`. **Guard 2, the factors' zeros** (gradient descent; :func:`_factor_zeros`) puts every
+    :math:`\eta = 1/(f_s\lambda_i)` in ``(lo, hi)`` on the grid: above, the window [0.142794, 0.142915)
+    (8.5e-4 wide) holds :math:`1/(f_7\lambda_2)`, and one 4.6e-11 wide holds :math:`1/(f_6\lambda_2) =
+    0.1666667`: both are found at any :math:`\delta`. A zero can be an isolated stable point
+    (:math:`\eta = 0.2 = 1/(f_5\lambda_2)` sets a coordinate exactly to 0 amid divergence): pairs of
+    opposite transitions within ``2·rtol`` of each other, a window too narrow to resolve, are dropped.
 
     Args:
       eigenvalues, x0, steps, diverge_factor, momentum, nesterov, factors, rtol, every,
         resolution: as for :func:`finite_horizon_critical` (one problem: 1-D ``eigenvalues``).
-      lo: the start of the range (default: as for :func:`finite_horizon_critical`, a learning rate
-        that does not diverge).
+      lo: the start of the range (default: as for :func:`finite_horizon_critical`).
       hi: its end (default: twice the first diverging doubling of ``lo``).
 
     Returns:

@@ -67,7 +67,7 @@ def zoom_spec(spec: SweepSpec, center: tuple[float, float], width: float, res: i
     raw["boundary"] = {"max_rounds": 0}
     raw.pop("trajectories", None)
     for a, c in zip(axes, center, strict=True):
-        scale = "log" if a.scale == "log" else "linear"
+        scale = "log" if a.is_log else "linear"
         try:
             lo, hi = window((min(a.values), max(a.values)), scale, c, width)
         except ValueError as e:

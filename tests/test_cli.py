@@ -120,3 +120,23 @@ def test_opening_results_never_runs_the_users_code(tmp_path):
             f"assert len(r.table) == 8 and r.spec.loss.name.endswith(':f'); r.plot('loss')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
     assert not marker.exists()
+
+
+def test_the_command_prints_the_library_log_only_while_it_runs(capsys):
+    """`main` routes the ``lrsweep`` logger to stderr for the command's duration and restores it after:
+    a Python session calling it keeps its own logging."""
+    import logging
+
+    from lrsweep.cli import _log_to_stderr
+
+    log = logging.getLogger("lrsweep")
+    before = (list(log.handlers), log.level, log.propagate)
+    with _log_to_stderr(quiet=False):
+        log.info("shown")
+        log.debug("not shown")
+    with _log_to_stderr(quiet=True):
+        log.info("not shown either")
+        log.warning("lrsweep: warning: shown")
+    assert capsys.readouterr().err == "shown\nlrsweep: warning: shown\n"
+    assert main(["list"]) == 0
+    assert (list(log.handlers), log.level, log.propagate) == before

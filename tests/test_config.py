@@ -41,10 +41,8 @@ def test_resolved_definition_round_trips(tmp_path):
     """sweep.toml written beside the results reads back into the same spec."""
     import tomllib
 
-    import tomli_w
-
     spec = load_sweep(write(tmp_path, GOOD))
-    again = lrsweep.from_dict(tomllib.loads(tomli_w.dumps(spec.to_dict())), source=spec.source)
+    again = lrsweep.from_dict(tomllib.loads(spec.to_toml()), source=spec.source)
     assert again == spec
 
 
@@ -155,3 +153,62 @@ def test_categorical_schedule_axis_rejects_other_keys(tmp_path):
                         'schedule = { values = ["constant"], factor = 2 }')
     with pytest.raises(SweepError, match=r"axes\.schedule\.factor: expected only `values`"):
         load_sweep(write(tmp_path, text))
+
+
+def test_to_toml_is_the_only_spec_writer():
+    """One home: ``SweepSpec.to_toml`` is the only place in the package that writes TOML."""
+    from pathlib import Path
+
+    pkg = Path(lrsweep.__file__).parent
+    writers = sorted(p.name for p in pkg.glob("*.py") if "tomli_w" in p.read_text())
+    assert writers == ["config.py"]
+
+
+def test_one_key_value_parser_for_every_option(capsys):
+    """``run --set`` and ``suggest --set/--opt/--init`` read ``KEY=VALUE`` with one parser: TOML values,
+    bare words as stripped strings, a missing ``=`` or key refused with the option named."""
+    from lrsweep.cli import main
+    from lrsweep.config import SweepError, assignment, assignments
+
+    assert assignments(["a = 1", "b=relu ", "a=[1, 2]"], "--opt") == {"a": [1, 2], "b": "relu"}
+    for bad in ("steps", "=3", " = 3"):
+        with pytest.raises(SweepError, match=r"^--init .*: expected KEY=VALUE$"):
+            assignment(bad, "--init")
+    assert main(["run", "sweeps/x2-gd.toml", "--quiet", "--set", "steps"]) == 2
+    assert main(["suggest", "quadratic", "--opt", "b1"]) == 2
+    err = capsys.readouterr().err
+    assert "--set 'steps': expected KEY=VALUE" in err and "--opt 'b1': expected KEY=VALUE" in err
+
+
+@pytest.mark.parametrize("axis, log", [
+    ({"min": 1e-3, "max": 1.0, "num": 4, "scale": "log"}, True),
+    ({"min": 1e-3, "max": 1.0, "num": 4}, False),                      # linear, even over three decades
+    ({"values": [1e-3, 1e-2, 1e-1, 1.0], "scale": "linear"}, False),  # declared linear wins
+    ({"values": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]}, True),                # hand-picked decades
+    ({"values": [0.5, 1.0, 2.0]}, True),                               # geometric, narrow
+    ({"values": [0.1, 0.2, 0.3, 0.4]}, False),
+    ({"values": [0.5, 0.8, 1.0, 1.2]}, False),
+    ({"values": [0.0, 1e-3, 1e-2, 1e-1]}, False),                      # zero: no log axis
+    ({"values": [1e-3, 1.0]}, False),                                  # two values: no spacing to read
+])
+def test_axis_is_log_is_decided_once(axis, log):
+    """``Axis.is_log`` is the one rule figures, the boundary search and zooms read."""
+    spec = lrsweep.from_dict({"name": "q", "steps": 3, "loss": {"name": "quadratic"},
+                              "axes": {"learning_rate": axis}})
+    assert spec.axis("learning_rate").is_log is log
+
+
+def test_axis_route_is_parsed_once():
+    """Each axis carries its route; a bare name is the optimizer's hyperparameter."""
+    from lrsweep.config import Route
+
+    spec = lrsweep.from_dict({"name": "q", "steps": 3, "loss": {"name": "quadratic"},
+                              "schedule": {"name": "exponential"},
+                              "axes": {"learning_rate": [0.1], "optimizer.momentum": [0.0, 0.5],
+                                       "loss.curvature_scale": [1.0], "schedule.decay_rate": [0.9],
+                                       "init.scale": [1.0], "seed": [0, 1]}})
+    assert {a.name: a.route for a in spec.axes} == {
+        "learning_rate": Route("optimizer", "learning_rate"), "optimizer.momentum": Route("optimizer", "momentum"),
+        "loss.curvature_scale": Route("loss", "curvature_scale"),
+        "schedule.decay_rate": Route("schedule", "decay_rate"), "init.scale": Route("init", "scale"),
+        "seed": Route("seed")}

@@ -83,3 +83,16 @@ def test_sharpness_along_training_is_constant_on_a_quadratic():
     assert steps.tolist() == [0, 10, 20, 30, 40]
     np.testing.assert_allclose(lam, 0.8, rtol=1e-8)  # curvature_scale 0.1 × λ_max 8
     assert np.all(np.diff(f[0]) < 0)  # stable: η = 0.05 < 2/0.8
+
+
+def test_sharpness_along_trains_as_the_engine_does():
+    """The training under the sharpness measurement is the engine's own update (``training.update_fn``):
+    under ``reduce_on_plateau`` (an optimizer that reads each update's loss) its loss after the last
+    update is the table's ``final_loss``."""
+    spec = _quadratic_spec(steps=40, schedule={"name": "reduce_on_plateau", "factor": 0.5, "patience": 2},
+                           axes={"learning_rate": {"values": [0.05, 0.24]}}, boundary={"axis": "none"})
+    table = lrsweep.run(spec, progress=False).table
+    assert not table["diverged"].any()  # λ_max = 8: both below 2/8
+    _, f, _ = curvature.sharpness_along(Program(spec), {"learning_rate": table["learning_rate"].to_numpy()},
+                                        every=10, iterations=4)
+    np.testing.assert_allclose(f[:, -1], table["final_loss"], rtol=1e-9)

@@ -85,9 +85,7 @@ def test_two_processes_assemble_the_single_process_table(tmp_path):
     the chunks; process 0 gathers them and writes the table a single process writes."""
     spec = lrsweep.from_dict(SWEEPS["momentum"])
     f = tmp_path / "s.toml"
-    import tomli_w
-
-    f.write_text(tomli_w.dumps(spec.to_dict()))
+    f.write_text(spec.to_toml())
     port = _free_port()
     procs = [subprocess.Popen([sys.executable, "-m", "lrsweep", "run", str(f), "--out", str(tmp_path / "dist"),
                                "--quiet", "--no-figures", "--devices", "1", "--distributed",

@@ -153,10 +153,26 @@ def test_table_streams_to_disk_beyond_the_in_memory_limit(tmp_path, monkeypatch)
 
 
 def test_progress_lines_when_not_a_terminal(tmp_path, capsys):
-    """Not on a terminal: a line per chunk at most every few seconds (here: the last one); --quiet: none."""
-    f = sweep_file(tmp_path, steps=30, num=64, chunk=64)
-    lrsweep.run(lrsweep.load_sweep(f), progress=True, devices=1)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("resumable: 192/192 configurations, ") and "ETA 0 s" in lines[0]
-    lrsweep.run(lrsweep.load_sweep(f), progress=False, devices=1)
+    """Not on a terminal: a line per chunk at most every few seconds (here: the last one), logged at INFO on
+    the ``lrsweep`` logger, never printed by the library; progress=False: none."""
+    import logging
+
+    got = []
+    handler = logging.Handler()
+    handler.emit = got.append
+    log = logging.getLogger("lrsweep")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        f = sweep_file(tmp_path, steps=30, num=64, chunk=64)
+        lrsweep.run(lrsweep.load_sweep(f), progress=True, devices=1)
+        lines = [r.getMessage() for r in got]
+        assert len(lines) == 1 and lines[0].startswith("resumable: 192/192 configurations, ") and "ETA 0 s" in lines[0]
+        got.clear()
+        lrsweep.run(lrsweep.load_sweep(f), progress=False, devices=1)
+        assert got == []
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
     assert capsys.readouterr().err == ""
