@@ -170,13 +170,13 @@ def locate(spec: SweepSpec, metrics: dict[str, np.ndarray], evaluate: Evaluate, 
 
     crit = _midpoint(lo, hi, log)
     n_tr = len(s_idx)
-    transitions = pd.DataFrame(_slice_columns(spec, axis, fixed, s_idx))
+    transitions = pd.DataFrame(slice_columns(spec, axis, fixed, s_idx))
     transitions["transition"] = _ordinal(s_idx)
     transitions["direction"] = direction
     transitions["grid_lower"], transitions["grid_upper"] = b_lo[:n_tr], b_hi[:n_tr]
     transitions["lower"], transitions["upper"], transitions["critical"] = lo[:n_tr], hi[:n_tr], crit[:n_tr]
 
-    boundary = pd.DataFrame(_slice_columns(spec, axis, fixed, np.arange(S)))
+    boundary = pd.DataFrame(slice_columns(spec, axis, fixed, np.arange(S)))
     status = np.where(first_div < 0, "stable_throughout", np.where(first_div == 0, "diverges_at_min", "ok"))
     boundary["status"] = status
     nan = np.full(S, np.nan)
@@ -213,7 +213,8 @@ def _ordinal(s_idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _slice_columns(spec: SweepSpec, axis: str, fixed: dict[str, np.ndarray], rows: np.ndarray) -> dict:
+def slice_columns(spec: SweepSpec, axis: str, fixed: dict[str, np.ndarray], rows: np.ndarray) -> dict:
+    """The table columns of the slices ``rows`` of :func:`slice_values` (categorical axes: their values)."""
     cols = {}
     for a in spec.axes:
         if a.name == axis:
