@@ -161,10 +161,15 @@ def plot_critical_by(result: SweepResult, ax, *, by: str):
                     solid_capstyle="butt")
         if "theory_finite" in row and np.isfinite(row["theory_finite"]):
             ax.plot(row["theory_finite"], i, "x", color="k", ms=_ms(5), mew=0.8)
-    ax.legend([Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], marker="x", ls="none", color="k"),
-               Line2D([], [], color="0.75", lw=_lw(3))],
-              ["measured", "exact (product formula)", "grid bracket"], fontsize="x-small", loc="best")
+    exact = "theory_finite" in b and b["theory_finite"].notna().any()
+    handles = [Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], color="0.75", lw=_lw(3))]
+    names = ["measured", "grid bracket"]
+    if exact:
+        handles.insert(1, Line2D([], [], marker="x", ls="none", color="k"))
+        names.insert(1, "exact (product formula)")
+    ax.legend(handles, names, fontsize="x-small", loc="best")
     ax.set_yticks(ypos, [_value_text(result, by, v) for v in b[by]])
+    ax.set_ylabel(label(by))
     for i, tick in enumerate(ax.get_yticklabels()):
         tick.set_color(colours[i % len(colours)])
     ax.set_ylim(-0.6, len(b) - 0.4)

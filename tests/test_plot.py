@@ -168,6 +168,8 @@ def test_schedule_small_multiples_share_axes_and_one_colour_bar(schedules):
     plt.close(fig)
     fig = plot.figure(schedules, "boundary")  # categorical slices: one row per schedule
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()][0] == "constant"
+    assert fig.axes[0].get_ylabel() == "schedule"  # the axis the rows belong to is named
+    assert "exact (product formula)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
 
 
