@@ -227,10 +227,13 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
     ax.set_ylabel("loss (final —, best ···)")
     if legend:
         handles, labels_ = ax.get_legend_handles_labels()
-        if b is not None and len(b):
-            handles += [Line2D([], [], color="0.3", lw=_lw(0.8)), Line2D([], [], color="k", lw=_lw(0.7), ls="--"),
-                        Line2D([], [], color="k", lw=_lw(0.7), ls=":")]
-            labels_ += ["measured critical", "theory", f"exact, {result.spec.steps} steps"]
+        if b is not None and len(b):  # the reference lines drawn, and only those
+            for col, ls, name in (("critical", "-", "measured critical"), ("theory", "--", "theory"),
+                                  ("theory_finite", ":", f"exact, {result.spec.steps} steps")):
+                if col in b and np.isfinite(b[col].to_numpy(float)).any():
+                    handles.append(Line2D([], [], color="0.3" if col == "critical" else "k",
+                                          lw=_lw(0.8 if col == "critical" else 0.7), ls=ls))
+                    labels_.append(name)
         ax.legend(handles, labels_, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                   borderaxespad=0)
     return ax

@@ -325,6 +325,12 @@ def test_a_switch_axis_gives_one_named_curve_per_value(switch):
         assert len(x) == len(switch.spec.axis("learning_rate")) and np.all(np.diff(x) > 0)
     assert ax.get_title() == "loss.z_loss = 0"
     plt.close(fig)
+    # with a boundary table holding no theory, the legend names the measured critical value only
+    b = pd.DataFrame({"loss.qk_layernorm": [0.0, 1.0], "loss.z_loss": [0.0, 0.0], "critical": [0.6, 0.6]})
+    fig = plot.figure(dataclasses.replace(switch, boundary=b), "loss")
+    names = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "measured critical" in names and "theory" not in names and not any(n.startswith("exact") for n in names)
+    plt.close(fig)
 
 
 def test_only_switches_categories_and_integer_axes_are_discrete(switch, momentum):
