@@ -66,10 +66,10 @@ def _definition(problem, axes, *, steps, optimizer, optimizer_params, schedule, 
         raw["schedule"] = {"name": schedule, **dict(schedule_params or {})}
     elif schedule_params:
         raise SweepError("lrsweep.sweep", "schedule_params", "a schedule to go with them", dict(schedule_params))
-    if boundary is not None and boundary in raw["axes"]:
-        raw["boundary"] = {"axis": boundary}
-    elif boundary not in (None, "learning_rate"):
+    if boundary is not None and boundary not in raw["axes"] and boundary != "learning_rate":
         raise SweepError("lrsweep.sweep", "boundary", f"one of the axes {sorted(raw['axes'])} or None", boundary)
+    # None, or learning_rate without a learning-rate axis: no search (a missing axis would mean learning_rate)
+    raw["boundary"] = {"axis": boundary if boundary in raw["axes"] else "none"}
     if trajectories:
         raw["trajectories"] = dict(trajectories)
     return raw
@@ -93,7 +93,9 @@ def sweep(problem: Problem, axes: Mapping[str, Any], *, steps: int, optimizer: s
           schedule_params: Mapping[str, Any] | None = None, dtype: str = "float32", seed: int = 0,
           diverge_factor: float = 1e6, converge_tol: float = 1e-6, boundary: str | None = "learning_rate",
           name: str = "sweep", out: str | Path | None = None, progress: bool = True, check_every: int = 0,
-          trajectories: Mapping[str, Any] | None = None, overwrite: bool = False):
+          trajectories: Mapping[str, Any] | None = None, overwrite: bool = False,
+          sensitivity_range: tuple[float, float] | None = None, sensitivity_loss: str = "final_loss",
+          sharpness: bool = True):
     """Train ``problem`` once per configuration of the grid ``axes``, all in one compiled program.
 
     Args:
@@ -114,13 +116,18 @@ def sweep(problem: Problem, axes: Mapping[str, Any], *, steps: int, optimizer: s
       seed: the runs' seed when ``seed`` is not an axis (initial parameters, batch order, dropout keys).
       diverge_factor, converge_tol: the outcome rules (:mod:`lrsweep.outcomes`).
       boundary: the axis along which the divergence boundary is located and refined (``None``: none).
+      sensitivity_range: ``(a, b)``: Wortsman et al.'s LR sensitivity of every slice of the other axes over
+        the learning rates in ``[a, b]`` (the paper: ``(3e-4, 3e-1)``), in ``.sensitivity`` (and, along a
+        learning-rate boundary, ``.boundary``); ``sensitivity_loss`` the column read as the final loss
+        (``final_loss``, ``eval_loss``, a metric, ``eval_<metric>``).
+      sharpness: compute the boundary table's Lanczos ``sharpness`` at each slice's initial point.
       out: a results directory to write (table, boundary, manifest, sweep.toml); resumable.
       check_every: the observation interval ``K`` (0: automatic).
       trajectories: ``{axis: values}`` of a few configurations whose loss is recorded at every step.
 
     Returns:
       a :class:`~lrsweep.store.SweepResult`: ``.table`` (one row per configuration), ``.boundary``
-      (one row per slice), ``.plot(kind)``.
+      (one row per slice), ``.sensitivity`` (with ``sensitivity_range``), ``.plot(kind)``.
 
     Raises:
       SweepError: bad input (one line naming the argument, what was expected and what was found),
@@ -132,6 +139,10 @@ def sweep(problem: Problem, axes: Mapping[str, Any], *, steps: int, optimizer: s
                       schedule=schedule, schedule_params=schedule_params, dtype=dtype, seed=seed,
                       diverge_factor=diverge_factor, converge_tol=converge_tol, boundary=boundary, name=name,
                       check_every=check_every, trajectories=trajectories)
+    raw["boundary"].update(sharpness=sharpness)
+    if sensitivity_range is not None:
+        r = list(sensitivity_range) if isinstance(sensitivity_range, (tuple, list, np.ndarray)) else sensitivity_range
+        raw["boundary"].update(sensitivity_range=r, sensitivity_loss=sensitivity_loss)
     try:
         spec = from_dict(raw, source="lrsweep.sweep")
     except ProblemError as e:

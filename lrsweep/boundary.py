@@ -155,7 +155,7 @@ def locate(spec: SweepSpec, metrics: dict[str, np.ndarray], evaluate: Evaluate, 
     r = _Refined(b_lo, b_hi, lo, hi, _midpoint(lo, hi, ax.is_log), rounds, extra)
 
     n_tr = len(s_idx)
-    transitions = pd.DataFrame(_slice_columns(spec, axis, fixed, s_idx))
+    transitions = pd.DataFrame(slice_columns(spec, axis, fixed, s_idx))
     transitions["transition"] = _ordinal(s_idx)
     transitions["direction"] = direction
     transitions["grid_lower"], transitions["grid_upper"] = r.grid_lower[:n_tr], r.grid_upper[:n_tr]
@@ -208,7 +208,7 @@ def _boundary_table(spec, fixed: dict, first_div, s_idx, i_idx, asym_slices, r: 
     """One row per slice: its status, the primary transition's brackets (the one at ``first_div − 1``, the
     first when the slice starts stable), the asymptotic bracket and the count of sign changes."""
     S, n_tr = len(first_div), len(s_idx)
-    boundary = pd.DataFrame(_slice_columns(spec, spec.boundary.axis, fixed, np.arange(S)))
+    boundary = pd.DataFrame(slice_columns(spec, spec.boundary.axis, fixed, np.arange(S)))
     boundary["status"] = np.where(first_div < 0, "stable_throughout", np.where(first_div == 0, "diverges_at_min",
                                                                                "ok"))
     nan = np.full(S, np.nan)
@@ -245,7 +245,8 @@ def _ordinal(s_idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _slice_columns(spec: SweepSpec, axis: str, fixed: dict[str, np.ndarray], rows: np.ndarray) -> dict:
+def slice_columns(spec: SweepSpec, axis: str, fixed: dict[str, np.ndarray], rows: np.ndarray) -> dict:
+    """The table columns of the slices ``rows`` of :func:`slice_values` (categorical axes: their values)."""
     cols = {}
     for a in spec.axes:
         if a.name == axis:

@@ -53,6 +53,7 @@ def check_program(program) -> None:
     check_values(program)
     check_memory(program)  # before anything runs on the device: check_problem evaluates the loss once
     check_problem(program)
+    check_sensitivity(program)
     check_trace(program)
 
 
@@ -169,6 +170,28 @@ def check_problem(program) -> None:
         raise SweepError(where, lf, "a finite loss at the initial parameters",
                          raw=f"{where}: {lf}: expected a finite loss at the initial parameters (first value of every "
                              f"axis; a run cannot diverge from there), found {float(f)} ({label})")
+
+
+def check_sensitivity(program) -> None:
+    """``[boundary] sensitivity_loss`` names a column the table will hold with a known initial value:
+    ``final_loss``/``min_loss`` (``initial_loss``) or an end-of-run column (``eval_loss``, a metric,
+    ``eval_<metric>``, an extra), which :func:`lrsweep.reference.initial_values` evaluates at the initial
+    parameters."""
+    from lrsweep.config import SENSITIVITY_LOSSES
+
+    spec, setup = program.spec, program.setup
+    col = spec.boundary.sensitivity_loss
+    if spec.boundary.sensitivity_range is None or col in SENSITIVITY_LOSSES:
+        return
+    with jax.enable_x64(setup.x64):
+        try:
+            cols = jax.eval_shape(lambda v, data: _training.end_of_run(setup, v, data, setup.initial_params(v)),
+                                  setup.defaults(), program.host_data)
+        except (Exception, SystemExit):  # noqa: BLE001  (check_problem names the failing metric)
+            cols = {}
+    if col not in cols:
+        raise SweepError(spec.source, "boundary.sensitivity_loss",
+                         f"a loss column of the table: one of {[*SENSITIVITY_LOSSES, *sorted(cols)]}", col)
 
 
 def _scalar(where, field_, label, value, complex_ok=False):

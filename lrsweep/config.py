@@ -209,6 +209,20 @@ class BoundarySpec:
     rtol: float = 1e-4
     max_rounds: int = 64
     asymptotic: bool = True
+    sharpness: bool = True  # Lanczos λ_max at each slice's initial point (costly on networks: `false` skips it)
+    # Wortsman et al.'s LR sensitivity per slice of the other axes, over learning rates in [a, b] (None: none)
+    sensitivity_range: tuple[float, float] | None = None
+    sensitivity_loss: str = "final_loss"  # the column read as the final loss L(η)
+
+    def to_dict(self) -> dict:
+        """As written to ``sweep.toml``: ``axis = "none"`` when there is no search (a missing axis would read
+        back as ``learning_rate``); the sensitivity keys only when a range is set."""
+        d = {"axis": self.axis if self.axis is not None else "none", "rtol": self.rtol,
+             "max_rounds": self.max_rounds, "asymptotic": self.asymptotic, "sharpness": self.sharpness}
+        if self.sensitivity_range is not None:
+            d["sensitivity_range"] = list(self.sensitivity_range)
+            d["sensitivity_loss"] = self.sensitivity_loss
+        return d
 
 
 @dataclass(frozen=True)
@@ -279,7 +293,7 @@ class SweepSpec:
                          **{k: _plain(v) for k, v in self.schedule.variants.items()}},
             "axes": {a.name: a.to_dict() for a in self.axes},
             "criteria": dataclasses.asdict(self.criteria),
-            "boundary": {k: v for k, v in dataclasses.asdict(self.boundary).items() if v is not None},
+            "boundary": self.boundary.to_dict(),
             "run": dataclasses.asdict(self.run),
         }
         if self.loss.minimum is not None and self.loss.problem is None:
@@ -1062,8 +1076,9 @@ def _sorted_boundary_axis(v, axes: tuple, name: str | None) -> tuple:
 
 def _boundary_spec(v, t: dict, axes) -> BoundarySpec:
     for k in t:
-        if k not in ("axis", "rtol", "max_rounds", "asymptotic"):
-            v.fail(f"boundary.{k}", "axis, rtol, max_rounds or asymptotic", k)
+        if k not in ("axis", "rtol", "max_rounds", "asymptotic", "sharpness", "sensitivity_range", "sensitivity_loss"):
+            v.fail(f"boundary.{k}", "axis, rtol, max_rounds, asymptotic, sharpness, sensitivity_range or "
+                   "sensitivity_loss", k)
     names = [a.name for a in axes]
     default_axis = "learning_rate" if "learning_rate" in names else None
     axis = v.string(t, "axis", default=default_axis, prefix="boundary.")
@@ -1080,7 +1095,36 @@ def _boundary_spec(v, t: dict, axes) -> BoundarySpec:
     asym = t.get("asymptotic", True)
     if not isinstance(asym, bool):
         v.fail("boundary.asymptotic", "true or false", asym)
-    return BoundarySpec(axis=axis, rtol=rtol, max_rounds=rounds, asymptotic=asym)
+    sharp = t.get("sharpness", True)
+    if not isinstance(sharp, bool):
+        v.fail("boundary.sharpness", "true or false", sharp)
+    lr_range = _sensitivity_range(v, t.get("sensitivity_range"), names)
+    loss = v.string(t, "sensitivity_loss", default="final_loss", prefix="boundary.")
+    if not loss:
+        v.fail("boundary.sensitivity_loss", "a column of the results table (final_loss, eval_loss, a metric)", loss)
+    return BoundarySpec(axis=axis, rtol=rtol, max_rounds=rounds, asymptotic=asym, sharpness=sharp,
+                        sensitivity_range=lr_range, sensitivity_loss=loss)
+
+
+SENSITIVITY_LOSSES = ("final_loss", "min_loss")
+"""Columns whose initial value is the table's ``initial_loss``; any other ``sensitivity_loss`` (``eval_loss``,
+a metric, ``eval_<metric>``) is evaluated at each slice's initial parameters (:mod:`lrsweep.reference`)."""
+
+
+def _sensitivity_range(v, r, names: list[str]) -> tuple[float, float] | None:
+    """``[a, b]`` with ``0 < a < b`` finite, on a sweep with a ``learning_rate`` axis; ``None`` when not given."""
+    if r is None:
+        return None
+    what = "[a, b]: two learning rates 0 < a < b, e.g. [3e-4, 3e-1]"
+    if not isinstance(r, (list, tuple)) or len(r) != 2 or any(
+            isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in r):
+        v.fail("boundary.sensitivity_range", what, r)
+    a, b = float(r[0]), float(r[1])
+    if not 0 < a < b:
+        v.fail("boundary.sensitivity_range", what, r)
+    if "learning_rate" not in names:
+        v.fail("boundary.sensitivity_range", f"a sweep with a learning_rate axis (axes: {names})", r)
+    return (a, b)
 
 
 def _trajectory_spec(v, t, axes) -> TrajectorySpec | None:

@@ -29,8 +29,9 @@ from lrsweep import boundary as _boundary
 from lrsweep import devices as _devices
 from lrsweep import grid as _grid
 from lrsweep import reference as _reference
+from lrsweep import sensitivity as _sensitivity
 from lrsweep import store as _store
-from lrsweep.config import SweepError, SweepSpec
+from lrsweep.config import SENSITIVITY_LOSSES, SweepError, SweepSpec
 from lrsweep.engine import Program
 from lrsweep.outcomes import OUTCOME_NAMES
 from lrsweep.store import SweepResult, git_state, host, save, versions
@@ -124,6 +125,44 @@ def _annotated(spec, program, boundary, phases):
         return out
 
 
+SENSITIVITY_COLUMNS = ("sensitivity", "sensitivity_best_loss", "sensitivity_best_lr", "sensitivity_initial",
+                       "sensitivity_points")
+"""The LR-sensitivity columns of ``sensitivity.csv`` (and of ``boundary.csv`` along the learning rate)."""
+
+
+def _sensitivities(spec, program, chunks) -> pd.DataFrame:
+    r"""Wortsman et al.'s LR sensitivity of every slice of the axes other than ``learning_rate``
+    (:func:`lrsweep.sensitivity.slices` over ``[boundary] sensitivity_range``): one row per slice, in the order
+    of the boundary table's rows along the learning rate.
+
+    ``L(η)`` is the column ``sensitivity_loss``, NaN for a diverged run (so it counts as ``L_0``);
+    ``L_0`` (``sensitivity_initial``) is ``initial_loss`` for ``final_loss``/``min_loss``, else that column at
+    the slice's initial parameters (:func:`lrsweep.reference.initial_values`; NaN, with a warning, if that
+    fails: a finished run is never lost to it). ``sensitivity_points``: grid points in the range.
+    """
+    col, lr = spec.boundary.sensitivity_loss, "learning_rate"
+    own = col in SENSITIVITY_LOSSES
+    names = ("diverged", col, *(("initial_loss",) if own else ()))
+    m = {c: np.concatenate([np.asarray(p[c]) for _, _, p in chunks(names)]) for c in names}
+    loss = _boundary.along_axis(spec, np.where(m["diverged"], np.nan, m[col].astype(np.float64)), lr)
+    fixed = _boundary.slice_values(spec, lr)
+    if own:
+        initial = _boundary.along_axis(spec, m["initial_loss"].astype(np.float64), lr)
+    else:
+        try:
+            initial = _reference.initial_values(program, fixed, col)[:, None]
+        except Exception as e:  # noqa: BLE001
+            msg = (str(e).strip().splitlines() or [""])[0]
+            log.warning(f"lrsweep: warning: sensitivity left empty: the initial {col} failed: "
+                        f"{type(e).__name__}: {msg}")
+            initial = np.full((loss.shape[0], 1), np.nan)
+    s = _sensitivity.slices(np.asarray(spec.axis(lr).values, np.float64), loss, initial,
+                            spec.boundary.sensitivity_range)
+    out = pd.DataFrame(_boundary.slice_columns(spec, lr, fixed, np.arange(loss.shape[0])), index=range(loss.shape[0]))
+    return out.assign(sensitivity=s.sensitivity, sensitivity_best_loss=s.best_loss, sensitivity_best_lr=s.best_lr,
+                      sensitivity_initial=s.initial, sensitivity_points=s.n_in_range)
+
+
 def fingerprint(spec: SweepSpec) -> dict:
     """What besides the sweep file decides its numbers: the versions of lrsweep, jax and optax, and a hash
     of the user's source (a results directory is resumed only by the same code)."""
@@ -167,6 +206,7 @@ class Phases:
 def _run(spec, program, out, ledger, progress, started, distributed=False, phases=None
          ) -> SweepResult | None:
     phases = phases or Phases()
+    git = git_state(Path(spec.source).resolve() if spec.source != "<dict>" else Path.cwd())  # the code that runs
     with phases("compile"):
         program.compile()
     n = spec.size
@@ -211,13 +251,20 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
         refine_configs = counted["n"]
         boundary = _annotated(spec, program, boundary, phases)  # theory, sharpness: stored for the figures
 
+    sensitivity = None
+    if spec.boundary.sensitivity_range is not None:
+        with phases("sensitivity"):
+            sensitivity = _sensitivities(spec, program, chunks)
+        if boundary is not None and spec.boundary.axis == "learning_rate":  # the same slices, in the same order
+            boundary = boundary.assign(**{c: sensitivity[c].to_numpy() for c in SENSITIVITY_COLUMNS})
+
     with phases("trajectories"):
         trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
 
     manifest = _manifest(spec, program, started=started, computed=computed, run_seconds=run_seconds,
-                         refine_seconds=refine_seconds, refine_configs=refine_configs, phases=phases)
+                         refine_seconds=refine_seconds, refine_configs=refine_configs, phases=phases, git=git)
     result = SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions,
-                         trajectories=trajectories, manifest=manifest)
+                         trajectories=trajectories, manifest=manifest, sensitivity=sensitivity)
     _save(result, out, ledger, table_file, phases, distributed)
     return result
 
@@ -256,8 +303,9 @@ def _sweep(spec, program, ledger, todo, progress, distributed) -> tuple[list, fl
     return parts, seconds
 
 
-def _manifest(spec, program, *, started, computed, run_seconds, refine_seconds, refine_configs, phases) -> dict:
-    """A finished run's ``manifest.json``: what ran, how (chunks, devices, compiles), how fast, on what."""
+def _manifest(spec, program, *, started, computed, run_seconds, refine_seconds, refine_configs, phases, git) -> dict:
+    """A finished run's ``manifest.json``: what ran, how (chunks, devices, compiles), how fast, on what;
+    ``git``: the checkout's state when the run started (commits landing while it runs are not its code)."""
     return {
         "status": "complete",
         "name": spec.name,
@@ -283,7 +331,7 @@ def _manifest(spec, program, *, started, computed, run_seconds, refine_seconds, 
         "versions": versions(),
         "fingerprint": fingerprint(spec),
         "host": host(),
-        "git": git_state(Path(spec.source).resolve() if spec.source != "<dict>" else Path.cwd()),
+        "git": git,
     }
 
 

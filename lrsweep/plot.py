@@ -19,6 +19,10 @@ kind               figure
 ``schedules``      the same sweep under each schedule as small multiples, shared axes, one colour bar
 =================  ===========================================================================
 
+An axis of a few discrete values — categorical, ``seed``/``init.index``, or a *switch* whose values are 0
+and 1 (``loss.qk_layernorm = [0, 1]``) — is drawn as one tick per value labelled with it (a switch:
+``off``/``on``), never as a continuous scale (:func:`discrete`).
+
 Colours are colour-blind safe (blue ↔ red diverging map; Okabe–Ito lines); the theory is
 drawn wherever the boundary table holds it (:mod:`lrsweep.reference` stores it when the sweep
 runs): figures come from stored columns and :mod:`lrsweep.theory`'s pure formulas, and drawing
@@ -37,6 +41,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from lrsweep import figstyle, store
+from lrsweep.config import INTEGER_AXES
 from lrsweep import theory as _theory
 from lrsweep.figstyle import LABELS, OUTCOME_COLOURS, STYLE, label  # noqa: F401  (public names)
 from lrsweep.store import SweepResult
@@ -57,12 +62,11 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
     closed-form boundary. Returns ``ax``; the image is ``ax.collections[0]``.
     """
     result = as_result(result)
-    xs = np.asarray(result.spec.axis(x).values, float)
     ys = np.asarray(result.spec.axis(y).values, float)
     raw = grid_array(result, "score", x, y, where)
     ref = raw if reference is None else reference
     xlog, ylog = _is_log(result, x), _is_log(result, y)
-    xe, ye = _edges(xs, xlog), _edges(ys, ylog)
+    xe, ye = _cell_edges(result, x, xlog), _cell_edges(result, y, ylog)
     mesh = ax.pcolormesh(xe, ye, figstyle.equalise(raw, ref), cmap=figstyle.SCORE_CMAP, vmin=-1, vmax=1,
                          shading="flat", rasterized=True)
     mesh.set_gid("phase")
@@ -72,6 +76,8 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
     ax.set_yscale("log" if ylog else "linear")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
+    _value_ticks(result, ax, "x", x)
+    _value_ticks(result, ax, "y", y)
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
     b = result.boundary
@@ -79,10 +85,10 @@ def plot_phase(result: SweepResult, ax, *, x: str, y: str, where: dict | None = 
         bb = _select(b, where).sort_values(y)
         bb = bb[bb["critical"].notna()]
         step = max(1, math.ceil(len(bb) / 24))  # at most ~24 markers: the theory line must stay visible
-        (m,) = ax.plot(bb["critical"].iloc[::step], bb[y].iloc[::step], "o", ms=_ms(2.6), mfc="white", mec="black",
-                       mew=0.6, label=f"measured ({result.spec.steps} steps)", zorder=3)
+        (m,) = ax.plot(bb["critical"].iloc[::step], _position(result, y, bb[y].iloc[::step]), "o", ms=_ms(2.6),
+                       mfc="white", mec="black", mew=0.6, label=f"measured ({result.spec.steps} steps)", zorder=3)
         m.set_gid("measured")
-        line = _closed_form(result, _dense(ys, ylog), y, where, exclude=(x, y))
+        line = None if discrete(result, y) else _closed_form(result, _dense(ys, ylog), y, where, exclude=(x, y))
         if line is not None:
             dense, th = line
             (t,) = ax.plot(th, dense, "k--", lw=_lw(0.9), label=f"theory: {_theory_label(result)}", zorder=4)
@@ -155,10 +161,15 @@ def plot_critical_by(result: SweepResult, ax, *, by: str):
                     solid_capstyle="butt")
         if "theory_finite" in row and np.isfinite(row["theory_finite"]):
             ax.plot(row["theory_finite"], i, "x", color="k", ms=_ms(5), mew=0.8)
-    ax.legend([Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], marker="x", ls="none", color="k"),
-               Line2D([], [], color="0.75", lw=_lw(3))],
-              ["measured", "exact (product formula)", "grid bracket"], fontsize="x-small", loc="best")
-    ax.set_yticks(ypos, [str(v).replace("_", " ") for v in b[by]])
+    exact = "theory_finite" in b and b["theory_finite"].notna().any()
+    handles = [Line2D([], [], marker="o", ls="none", color="0.3"), Line2D([], [], color="0.75", lw=_lw(3))]
+    names = ["measured", "grid bracket"]
+    if exact:
+        handles.insert(1, Line2D([], [], marker="x", ls="none", color="k"))
+        names.insert(1, "exact (product formula)")
+    ax.legend(handles, names, fontsize="x-small", loc="best")
+    ax.set_yticks(ypos, [_value_text(result, by, v) for v in b[by]])
+    ax.set_ylabel(label(by))
     for i, tick in enumerate(ax.get_yticklabels()):
         tick.set_color(colours[i % len(colours)])
     ax.set_ylim(-0.6, len(b) - 0.4)
@@ -190,7 +201,7 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
         final = np.where(g["diverged"], np.nan, np.clip(g["final_loss"].to_numpy(float), floor, None))
         best = np.where(g["diverged"], np.nan, np.clip(g["min_loss"].to_numpy(float), floor, None))
         drawn += [final, best]
-        name = None if key is None else f"{figstyle.short(by)} = {_fmt(key)}"
+        name = None if key is None else _value_name(result, by, key)
         (ln,) = ax.plot(g[x], final, "-", color=c, lw=_lw(0.9), label=name)
         ln.set_gid("final-loss")
         ax.plot(g[x], best, ":", color=c, lw=_lw(0.8))
@@ -216,10 +227,13 @@ def plot_loss_vs_lr(result: SweepResult, ax, *, x: str, by: str | None = None, w
     ax.set_ylabel("loss (final —, best ···)")
     if legend:
         handles, labels_ = ax.get_legend_handles_labels()
-        if b is not None and len(b):
-            handles += [Line2D([], [], color="0.3", lw=_lw(0.8)), Line2D([], [], color="k", lw=_lw(0.7), ls="--"),
-                        Line2D([], [], color="k", lw=_lw(0.7), ls=":")]
-            labels_ += ["measured critical", "theory", f"exact, {result.spec.steps} steps"]
+        if b is not None and len(b):  # the reference lines drawn, and only those
+            for col, ls, name in (("critical", "-", "measured critical"), ("theory", "--", "theory"),
+                                  ("theory_finite", ":", f"exact, {result.spec.steps} steps")):
+                if col in b and np.isfinite(b[col].to_numpy(float)).any():
+                    handles.append(Line2D([], [], color="0.3" if col == "critical" else "k",
+                                          lw=_lw(0.8 if col == "critical" else 0.7), ls=ls))
+                    labels_.append(name)
         ax.legend(handles, labels_, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                   borderaxespad=0)
     return ax
@@ -320,6 +334,67 @@ def _log_scale(ax, which: str, drawn) -> bool:
 
 def _is_log(result: SweepResult, name: str) -> bool:
     return result.spec.axis(name).is_log
+
+
+def discrete(result: SweepResult, name: str) -> bool:
+    """An axis drawn as one tick per value: categorical, ``seed``/``init.index``, or a switch (every value 0 or 1;
+    not the boundary axis, which is searched as a continuum)."""
+    a = result.spec.axis(name)
+    if a.categorical or name in INTEGER_AXES:
+        return True
+    return name != result.spec.boundary.axis and _switch(a)
+
+
+def _switch(a) -> bool:
+    return not a.categorical and a.name not in INTEGER_AXES and {float(v) for v in a.values} <= {0.0, 1.0}
+
+
+def _value_text(result: SweepResult, name: str, v) -> str:
+    """A value of axis ``name`` as a tick label: ``off``/``on`` for a switch, the name of a category, the number."""
+    a = result.spec.axis(name)
+    if _switch(a):
+        return "on" if float(v) else "off"
+    if isinstance(v, str):
+        return v.replace("_", " ")
+    return str(int(v)) if float(v).is_integer() and (name in INTEGER_AXES or abs(float(v)) < 1e6) else f"{v:.3g}"
+
+
+def _value_name(result: SweepResult, name: str, v) -> str:
+    """A slice's title or legend entry: ``qk layernorm on``, ``momentum = 0.9``."""
+    if _switch(result.spec.axis(name)):
+        return f"{label(name)} {_value_text(result, name, v)}"
+    return f"{figstyle.short(name)} = {_fmt(v)}"
+
+
+def _index(result: SweepResult, name: str, values) -> np.ndarray:
+    """Where each of ``values`` stands on axis ``name`` (0 … n−1; numbers: the nearest grid value)."""
+    a = result.spec.axis(name)
+    if a.categorical:
+        return np.asarray([list(a.values).index(v) for v in values], float)
+    grid = np.asarray(a.values, float)
+    return np.argmin(np.abs(grid[None, :] - np.asarray(values, float)[:, None]), axis=1).astype(float)
+
+
+def _position(result: SweepResult, name: str, values) -> np.ndarray:
+    """Plot coordinates of ``values`` on axis ``name``: the values, or their indices on a discrete axis."""
+    return _index(result, name, values) if discrete(result, name) else np.asarray(values, float)
+
+
+def _cell_edges(result: SweepResult, name: str, log: bool) -> np.ndarray:
+    """Edges of the image's cells along ``name``: around each value, or around 0 … n−1 on a discrete axis."""
+    n = len(result.spec.axis(name))
+    if discrete(result, name):
+        return np.arange(n + 1) - 0.5
+    return _edges(np.asarray(result.spec.axis(name).values, float), log)
+
+
+def _value_ticks(result: SweepResult, ax, which: str, name: str) -> None:
+    """One tick per value, labelled with it, on a discrete axis (no minor ticks); nothing otherwise."""
+    if not discrete(result, name):
+        return
+    a = result.spec.axis(name)
+    getattr(ax, f"set_{which}ticks")(np.arange(len(a)), [_value_text(result, name, v) for v in a.values])
+    getattr(ax, f"set_{which}ticks")([], minor=True)
 
 
 def _dense(v: np.ndarray, log: bool, n: int = 400) -> np.ndarray:
@@ -489,7 +564,7 @@ def facet_grid(result: SweepResult, by: str, draw, *, width="two", aspect: float
     used = list(axes.flat)[:n]
     for ax, v in zip(used, values):
         draw(ax, {by: v})
-        ax.set_title(f"{figstyle.short(by)} = {_fmt(v)}", fontsize="small")
+        ax.set_title(_value_name(result, by, v), fontsize="small")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     for ax in used:
@@ -537,7 +612,7 @@ def boundary_figure(result: SweepResult, *, width=None, facet: str | None = None
     if not slices:
         return None
     w = figstyle.width(width or _default_width())
-    along = next((a for a in slices if not a.categorical), None)
+    along = next((a for a in slices if not discrete(result, a.name)), None)
     if along is None:
         fig, ax = plt.subplots(figsize=(w, max(1.6, 0.28 * len(b) + 0.6)), layout="constrained")
         plot_critical_by(result, ax, by=slices[0].name)
@@ -562,10 +637,13 @@ def loss_figure(result: SweepResult, *, width=None, facet: str | None = None):
         return None
     others = [a for a in spec.axes if a.name != x and len(a) > 1]
     by = others[0].name if others else None
-    slices = None if by is None else _pick(spec.axis(by).values, 6 if spec.axis(by).categorical else 4)
+    slices = None if by is None else _pick(spec.axis(by).values, 6 if discrete(result, by) else 4)
+    fixed = {a.name: a.values[0] for a in others[1:]}  # one curve per slice: further axes at their first value
     w = figstyle.width(width or _default_width())
     fig, ax = plt.subplots(figsize=(w, w * 0.66), layout="constrained")
-    plot_loss_vs_lr(result, ax, x=x, by=by, slices=slices)
+    plot_loss_vs_lr(result, ax, x=x, by=by, slices=slices, where=fixed or None)
+    if fixed:
+        ax.set_title(", ".join(_value_name(result, k, v) for k, v in fixed.items()), fontsize="small")
     return fig
 
 

@@ -21,6 +21,10 @@ column                     meaning
 ``sharpness_prediction``   the closed form at that sharpness (sgd only)
 =========================  =====================================================================
 
+(the sharpness columns only where ``[boundary] sharpness`` is true, the default: on a network Lanczos
+at every slice can cost more than the sweep), and :func:`initial_values` gives the LR sensitivity's
+initial loss of a column the table holds only at the end of the run (``eval_loss``, a metric).
+
 and :func:`asymptotic_where_defined` empties ``critical_asymptotic`` where the schedule decays to
 zero (see there). A figure's theory line along an axis is the closed form at ``theory_lambda_max``
 interpolated linearly between the slices (:func:`lrsweep.plot`): exact along the momentum (which
@@ -36,7 +40,7 @@ import pandas as pd
 
 from lrsweep import theory as _theory
 
-__all__ = ["annotate", "asymptotic_where_defined", "sharpness_columns", "theory_columns"]
+__all__ = ["annotate", "asymptotic_where_defined", "initial_values", "sharpness_columns", "theory_columns"]
 
 DECAYED = 1e-3
 """A schedule *decays to zero* when its factor at update :data:`FAR` is at most this fraction of its peak."""
@@ -55,6 +59,8 @@ def annotate(spec, program, boundary: pd.DataFrame | None, phases=None) -> pd.Da
     timed = phases or (lambda name: contextlib.nullcontext())
     with timed("theory"):
         boundary = asymptotic_where_defined(spec, program, theory_columns(spec, program, boundary))
+    if not spec.boundary.sharpness:
+        return boundary
     with timed("sharpness"):
         return sharpness_columns(spec, program, boundary)
 
@@ -250,3 +256,38 @@ def sharpness_columns(spec, program, boundary: pd.DataFrame) -> pd.DataFrame:
     else:
         out["sharpness_prediction"] = np.nan
     return out
+
+
+# ----------------------------------------------------------------------------------- initial values
+
+INITIAL_BLOCK = 64
+"""Slices evaluated together by :func:`initial_values` (one compiled program, the last block padded)."""
+
+
+def initial_values(program, values: dict[str, np.ndarray], column: str) -> np.ndarray:
+    """``column`` (an end-of-run column: ``eval_loss``, a metric, ``eval_<metric>``, an extra) evaluated at
+    each configuration's *initial* parameters, as :func:`lrsweep.training.end_of_run` evaluates it at the
+    final ones: the ``L_0`` of an LR sensitivity read on that column.
+
+    ``values``: axis name → array of length n (missing axes take their first value). Raises ``KeyError``
+    when the problem has no such column.
+    """
+    import jax
+
+    from lrsweep import training as _training
+
+    n = len(next(iter(values.values()))) if values else 1
+    setup = program.setup
+
+    def one(v, data):
+        return _training.end_of_run(setup, v, data, setup.initial_params(v))[column]
+
+    out = []
+    with jax.enable_x64(program.x64):
+        f = jax.jit(jax.vmap(one, in_axes=(0, None)))
+        size = min(INITIAL_BLOCK, n)
+        for lo in range(0, n, size):
+            k = min(size, n - lo)
+            block = {name: np.resize(np.asarray(x)[lo:lo + k], size) for name, x in values.items()}
+            out.append(np.asarray(f(program.batch_values(block, size), program.host_data), np.float64)[:k])
+    return np.concatenate(out) if out else np.zeros(0)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from lrsweep import figstyle, plot
-from lrsweep.store import BOUNDARY, SWEEP, SweepResult, load
+from lrsweep.store import BOUNDARY, SENSITIVITY, SWEEP, SweepResult, load
 
 REPORT = "report.html"
 MAX_ROWS = 1000
@@ -131,6 +131,13 @@ def render(result: SweepResult, *, style: str = "paper", kinds=None) -> str:
         parts.append(f'<div class="scroll">{_table_html(b, "boundary")}</div>')
     else:
         parts.append('<p class="muted">No boundary axis in this sweep.</p>')
+    sens = result.sensitivity
+    if sens is not None and len(sens) and (b is None or "sensitivity" not in b):  # else: columns of the boundary
+        parts.append('<h2 id="sensitivity">LR sensitivity</h2>')
+        lo, hi = spec.boundary.sensitivity_range or (float("nan"), float("nan"))
+        parts.append(f"<p>One row per slice of <code>{e(SENSITIVITY)}</code>: Wortsman et al.'s LR sensitivity of "
+                     f"<code>{e(spec.boundary.sensitivity_loss)}</code> over learning rates in [{lo:g}, {hi:g}].</p>")
+        parts.append(f'<div class="scroll">{_table_html(sens, "sensitivity")}</div>')
     parts.append('<h2 id="manifest">Manifest</h2><table class="manifest"><tbody>')
     parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _manifest_rows(m)]
     parts.append("</tbody></table>")

@@ -8,6 +8,8 @@
 ``boundary.csv``  one row per slice: grid bracket, refined ``lower/upper/critical``,
                   ``critical_asymptotic``, theory where it exists
 ``transitions.csv`` every sign change of the diverged flag along the boundary axis
+``sensitivity.csv`` (with ``[boundary] sensitivity_range``) one row per slice of the axes other than the
+                  learning rate: Wortsman et al.'s LR sensitivity (:mod:`lrsweep.sensitivity`)
 ``trajectories.parquet`` (optional) loss and parameters per step of chosen configurations
 ``manifest.json`` status, times, versions, devices, git commit, compile/run time, throughput
 ================  =====================================================================
@@ -43,6 +45,7 @@ log = logging.getLogger("lrsweep")  # warnings and the size estimate; the CLI pr
 TABLE = "table.parquet"
 BOUNDARY = "boundary.csv"
 TRANSITIONS = "transitions.csv"
+SENSITIVITY = "sensitivity.csv"
 TRAJECTORIES = "trajectories.parquet"
 MANIFEST = "manifest.json"
 SWEEP = "sweep.toml"
@@ -50,7 +53,10 @@ SWEEP = "sweep.toml"
 
 @dataclass
 class SweepResult:
-    """Everything a sweep produced. ``table`` has one row per configuration, ``boundary`` one per slice."""
+    """Everything a sweep produced. ``table`` has one row per configuration, ``boundary`` one per slice of
+    the axes other than the boundary axis, ``sensitivity`` (with ``[boundary] sensitivity_range``) one per
+    slice of the axes other than the learning rate: ``sensitivity``, ``sensitivity_best_loss``,
+    ``sensitivity_best_lr``, ``sensitivity_initial``, ``sensitivity_points``."""
 
     spec: SweepSpec
     table: pd.DataFrame
@@ -58,6 +64,7 @@ class SweepResult:
     transitions: pd.DataFrame | None = None
     trajectories: pd.DataFrame | None = None
     manifest: dict = field(default_factory=dict)
+    sensitivity: pd.DataFrame | None = None
     path: Path | None = None
 
     def plot(self, kind: str = "phase", *, style: str = "paper", width=None, facet: str | None = None):
@@ -128,6 +135,8 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
         writers[BOUNDARY] = lambda p: result.boundary.to_csv(p, index=False, float_format=_float_text)
     if result.transitions is not None:
         writers[TRANSITIONS] = lambda p: result.transitions.to_csv(p, index=False, float_format=_float_text)
+    if result.sensitivity is not None:
+        writers[SENSITIVITY] = lambda p: result.sensitivity.to_csv(p, index=False, float_format=_float_text)
     if result.trajectories is not None:
         writers[TRAJECTORIES] = lambda p: result.trajectories.to_parquet(p, index=False)
     writers |= dict(extra_files or {})
@@ -137,7 +146,7 @@ def save(result: SweepResult, out: str | Path, extra_files: dict[str, Any] | Non
         _fsync(table_file)
         os.replace(table_file, out / TABLE)
         _fsync(out)
-    for stale in (BOUNDARY, TRANSITIONS, TRAJECTORIES):
+    for stale in (BOUNDARY, TRANSITIONS, SENSITIVITY, TRAJECTORIES):
         if stale not in writers and (out / stale).exists():
             (out / stale).unlink()
     # the manifest last, naming what belongs together: a hash of the sweep file and of every file written
@@ -232,8 +241,9 @@ def load(path: str | Path) -> SweepResult:
     boundary = read(BOUNDARY, pd.read_csv, "a CSV table") if (path / BOUNDARY).exists() else None
     transitions = read(TRANSITIONS, pd.read_csv, "a CSV table") if (path / TRANSITIONS).exists() else None
     traj = read(TRAJECTORIES, pd.read_parquet, "a Parquet table") if (path / TRAJECTORIES).exists() else None
+    sens = read(SENSITIVITY, pd.read_csv, "a CSV table") if (path / SENSITIVITY).exists() else None
     return SweepResult(spec=spec, table=table, boundary=boundary, transitions=transitions, trajectories=traj,
-                       manifest=manifest, path=path)
+                       manifest=manifest, path=path, sensitivity=sens)
 
 
 def check_belongs(path: Path, manifest: dict) -> None:

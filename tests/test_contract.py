@@ -121,6 +121,27 @@ def test_1_complex_user_loss_is_refused(tmp_path, capsys):
     refused(rc, err, "complex.py:loss", "a real scalar", nothing_at=tmp_path / "out")
 
 
+BOUNDARY_KEYS = [  # [boundary]'s sensitivity and sharpness keys: refused before anything is written
+    ("range-reversed", ["boundary.sensitivity_range=[0.3, 3e-4]"], "boundary.sensitivity_range", "0 < a < b"),
+    ("range-zero", ["boundary.sensitivity_range=[0.0, 0.3]"], "boundary.sensitivity_range", "0 < a < b"),
+    ("range-one-number", ["boundary.sensitivity_range=[0.3]"], "boundary.sensitivity_range", "two learning rates"),
+    ("range-a-word", ['boundary.sensitivity_range="paper"'], "boundary.sensitivity_range", "[a, b]"),
+    ("range-no-lr-axis", ["boundary.sensitivity_range=[0.1, 0.5]", "optimizer.learning_rate=0.1",
+                          "axes={momentum={values=[0.0, 0.5]}}"], "boundary.sensitivity_range", "learning_rate axis"),
+    ("loss-not-a-column", ["boundary.sensitivity_range=[0.1, 0.5]", 'boundary.sensitivity_loss="eval_ce"'],
+     "boundary.sensitivity_loss", "final_loss"),
+    ("loss-not-a-string", ["boundary.sensitivity_range=[0.1, 0.5]", "boundary.sensitivity_loss=3"],
+     "boundary.sensitivity_loss", "a string"),
+    ("sharpness-a-word", ['boundary.sharpness="no"'], "boundary.sharpness", "true or false"),
+]
+
+
+@pytest.mark.parametrize("sets, field, expected", [c[1:] for c in BOUNDARY_KEYS], ids=[c[0] for c in BOUNDARY_KEYS])
+def test_1_bad_sensitivity_and_sharpness_keys_are_refused(tmp_path, capsys, sets, field, expected):
+    rc, err = run(tmp_path, capsys, sets=sets)
+    refused(rc, err, "s.toml", field, expected, nothing_at=tmp_path / "out")
+
+
 # ----------------------------------------------------------------------------- 2. two names for one
 
 NAMES = [

@@ -168,6 +168,8 @@ def test_schedule_small_multiples_share_axes_and_one_colour_bar(schedules):
     plt.close(fig)
     fig = plot.figure(schedules, "boundary")  # categorical slices: one row per schedule
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()][0] == "constant"
+    assert fig.axes[0].get_ylabel() == "schedule"  # the axis the rows belong to is named
+    assert "exact (product formula)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
 
 
@@ -286,3 +288,52 @@ def test_no_boundary_curve_when_nothing_diverges(tmp_path):
     assert r.boundary["critical"].isna().all()
     names = {p.name for p in plot.draw_all(r, tmp_path, formats=("png",))}
     assert "boundary.png" not in names and "phase.png" in names
+
+
+@pytest.fixture(scope="module")
+def switch():
+    """A sweep with a 0/1 switch axis (``loss.qk_layernorm = [0, 1]``) and a two-valued ``loss.z_loss``; read as a
+    learning-rate sweep so that the loss figure is drawn too."""
+    r = store.load(RESULTS / "transformer-w64")
+    spec = dataclasses.replace(r.spec, boundary=dataclasses.replace(r.spec.boundary, axis="learning_rate"))
+    return dataclasses.replace(r, spec=spec, boundary=None)
+
+
+def test_a_switch_axis_is_drawn_as_two_labelled_rows_not_a_continuum(switch):
+    fig = plot.figure(switch, "phase")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["loss.z_loss = 0", "loss.z_loss = 0.0001"]
+    ax = panels[0]
+    assert ax.get_ylabel() == "qk layernorm"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["off", "on"]
+    assert list(ax.get_yticks()) == [0, 1] and not len(ax.yaxis.get_minorticklocs())
+    assert ax.get_ylim() == (-0.5, 1.5) and ax.get_yscale() == "linear"
+    # two rows of cells, one per value (row 0: off), each the grid's scores at that value
+    mesh = ax.collections[0]
+    assert mesh.get_array().shape == (2, len(switch.spec.axis("learning_rate")))
+    assert ax.get_xscale() == "log"  # the learning rate stays a continuous log axis
+    plt.close(fig)
+
+
+def test_a_switch_axis_gives_one_named_curve_per_value(switch):
+    fig = plot.figure(switch, "loss")
+    ax = fig.axes[0]
+    curves = [ln for ln in ax.get_lines() if ln.get_gid() == "final-loss"]
+    assert [ln.get_label() for ln in curves] == ["qk layernorm off", "qk layernorm on"]
+    for ln in curves:  # one point per learning rate: the z-loss slices are not interleaved into one line
+        x = ln.get_xdata()
+        assert len(x) == len(switch.spec.axis("learning_rate")) and np.all(np.diff(x) > 0)
+    assert ax.get_title() == "loss.z_loss = 0"
+    plt.close(fig)
+    # with a boundary table holding no theory, the legend names the measured critical value only
+    b = pd.DataFrame({"loss.qk_layernorm": [0.0, 1.0], "loss.z_loss": [0.0, 0.0], "critical": [0.6, 0.6]})
+    fig = plot.figure(dataclasses.replace(switch, boundary=b), "loss")
+    names = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "measured critical" in names and "theory" not in names and not any(n.startswith("exact") for n in names)
+    plt.close(fig)
+
+
+def test_only_switches_categories_and_integer_axes_are_discrete(switch, momentum):
+    assert plot.discrete(switch, "loss.qk_layernorm") and not plot.discrete(switch, "loss.z_loss")
+    assert not plot.discrete(switch, "learning_rate") and not plot.discrete(momentum, "momentum")
+    assert plot.discrete(_with_facet_axis(momentum), "seed")

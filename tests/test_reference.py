@@ -140,3 +140,25 @@ def test_asymptotic_is_empty_where_the_schedule_decays_to_zero():
 
 def test_annotate_without_a_boundary_is_a_no_op():
     assert reference.annotate(None, None, None) is None
+
+
+def test_sharpness_false_skips_lanczos_and_keeps_the_rest(monkeypatch):
+    """``[boundary] sharpness = false``: no sharpness columns and Lanczos never called; theory and the
+    boundary itself are unchanged. The default computes them (a positive control)."""
+    from lrsweep import curvature
+
+    calls = []
+    real = curvature.sharpness_at_init
+    monkeypatch.setattr(curvature, "sharpness_at_init", lambda *a, **k: calls.append(1) or real(*a, **k))
+    raw = {"name": "s", "steps": 30, "loss": {"name": "quadratic", "curvatures": [1.0, 4.0]},
+           "init": {"points": [[1.0, 1.0]]}, "axes": {"learning_rate": {"min": 0.1, "max": 1.0, "num": 8}}}
+    on = lrsweep.run(lrsweep.from_dict(raw), progress=False)
+    assert calls and on.boundary["sharpness"].to_numpy() == pytest.approx([4.0], rel=1e-4)
+    calls.clear()
+    spec = lrsweep.from_dict({**raw, "boundary": {"sharpness": False}})
+    off = lrsweep.run(spec, progress=False)
+    assert not calls and "sharpness" not in off.boundary and "sharpness_prediction" not in off.boundary
+    assert "sharpness" not in off.manifest["phases"]
+    assert off.boundary["critical"].to_numpy() == pytest.approx(on.boundary["critical"].to_numpy(), rel=0)
+    assert off.boundary["theory_finite"].to_numpy() == pytest.approx(on.boundary["theory_finite"].to_numpy())
+    assert "sharpness = false" in store.sweep_text(spec)  # recorded in sweep.toml

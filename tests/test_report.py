@@ -92,3 +92,18 @@ def test_report_renders_in_headless_chromium(page, tmp_path):
     assert not problems, problems
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "report.png").stat().st_size > 50_000
 
+
+
+def test_report_shows_the_sensitivity_table_of_a_sweep_without_boundary(tmp_path):
+    import lrsweep
+
+    spec = lrsweep.from_dict({
+        "name": "sens", "steps": 20, "loss": {"name": "quadratic", "curvatures": [1.0, 4.0]},
+        "init": {"points": [[1.0, 1.0]]},
+        "axes": {"learning_rate": {"min": 0.01, "max": 1.0, "num": 5, "scale": "log"}, "momentum": [0.0, 0.9]},
+        "boundary": {"axis": "none", "sensitivity_range": [0.01, 0.5]}})
+    lrsweep.run(spec, out=tmp_path / "r", progress=False)
+    text = report.render(store.load(tmp_path / "r"))
+    s = pd.read_csv(tmp_path / "r" / "sensitivity.csv")
+    rows = re.search(r'<table[^>]*class="dataframe sensitivity"[^>]*>.*?<tbody>(.*?)</tbody>', text, re.S).group(1)
+    assert rows.count("<tr>") == len(s) == 2 and f"<td>{s['sensitivity'][1]:.8g}</td>" in rows

@@ -82,6 +82,10 @@ BASE = {"name": "s", "steps": 5, "loss": {"name": "quadratic", "curvatures": [1.
     {"run": {"chunk": 10}},
     {"criteria": {"diverge_factor": 1.0}},
     {"boundary": {"max_round": 3}},
+    {"boundary": {"sharpness": "no"}},
+    {"boundary": {"sensitivity_range": [0.3]}},
+    {"boundary": {"sensitivity_range": [0.0, 0.3]}},
+    {"boundary": {"sensitivity_loss": 3}},
     {"init": {"point": [[1.0]]}},
     {"axes": {"learning_rate": {"min": 0.1, "max": 1.0, "num": 4, "scale": "logarithmic"}}},
     {"axes": {"learning_rate": {"min": 0.1, "max": 1.0}}},             # no num

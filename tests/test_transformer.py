@@ -180,6 +180,30 @@ def test_a_tiny_transformer_sweeps_through_the_problem_api():
     assert len(on) == 1 and (on["attn_logit_0"] <= 2.03).all()
 
 
+def test_the_lr_sensitivity_of_eval_ce_starts_from_the_initial_validation_cross_entropy():
+    """``sensitivity_loss = "eval_ce"``: L_0 per slice is the validation cross-entropy of the initial parameters
+    (seed 0, init index 0), computed here by hand with and without qk-layernorm; the sensitivity is the
+    paper's formula on the table's ``eval_ce`` (a diverged run counts as L_0)."""
+    from lrsweep.sensitivity import lr_sensitivity
+
+    problem = T.make_problem(width=8, depth=1, heads=2, context=8, batch_size=4, n_train=16, n_valid=8)
+    lrs = [1e-3, 1e-2, 1e-1, 1.0]
+    res = lrsweep.sweep(problem, axes={"learning_rate": lrs, "loss.qk_layernorm": [0, 1]}, steps=6,
+                        optimizer=T.adamw, optimizer_params={"total_steps": 6}, diverge_factor=1.1, progress=False,
+                        boundary=None, sensitivity_range=(1e-3, 0.5), sensitivity_loss="eval_ce")
+    params = problem.init(jax.random.fold_in(jax.random.key(0), 0))
+    s = res.sensitivity.set_index("loss.qk_layernorm")
+    for qk in (0, 1):
+        f0 = float(problem.metrics["ce"](params, problem.eval_data, qk_layernorm=bool(qk)))
+        assert s.loc[qk, "sensitivity_initial"] == pytest.approx(f0, rel=1e-5)
+        g = res.table[res.table["loss.qk_layernorm"] == qk].sort_values("learning_rate")
+        final = np.where(g["diverged"], np.nan, g["eval_ce"])
+        assert s.loc[qk, "sensitivity"] == pytest.approx(lr_sensitivity(g["learning_rate"], final, f0, (1e-3, 0.5)),
+                                                         rel=1e-6)
+        assert s.loc[qk, "sensitivity_points"] == 3
+    assert res.boundary is None
+
+
 def test_the_copy_problem_scores_only_the_repeated_half():
     p = T.make_problem("copy", width=16, depth=1, heads=2, context=9, n_train=8, n_valid=4)
     windows, mask = p.data
