@@ -163,6 +163,19 @@ def _sensitivities(spec, program, chunks) -> pd.DataFrame:
                       sensitivity_initial=s.initial, sensitivity_points=s.n_in_range)
 
 
+def _with_sensitivity(spec, program, chunks, boundary, phases):
+    """``(sensitivity table or None, boundary)``: with ``[boundary] sensitivity_range``, the LR sensitivity of
+    every slice (:func:`_sensitivities`), its columns also joined to a boundary table along the learning rate
+    (the same slices, in the same order)."""
+    if spec.boundary.sensitivity_range is None:
+        return None, boundary
+    with phases("sensitivity"):
+        sensitivity = _sensitivities(spec, program, chunks)
+    if boundary is not None and spec.boundary.axis == "learning_rate":
+        boundary = boundary.assign(**{c: sensitivity[c].to_numpy() for c in SENSITIVITY_COLUMNS})
+    return sensitivity, boundary
+
+
 def fingerprint(spec: SweepSpec) -> dict:
     """What besides the sweep file decides its numbers: the versions of lrsweep, jax and optax, and a hash
     of the user's source (a results directory is resumed only by the same code)."""
@@ -251,12 +264,7 @@ def _run(spec, program, out, ledger, progress, started, distributed=False, phase
         refine_configs = counted["n"]
         boundary = _annotated(spec, program, boundary, phases)  # theory, sharpness: stored for the figures
 
-    sensitivity = None
-    if spec.boundary.sensitivity_range is not None:
-        with phases("sensitivity"):
-            sensitivity = _sensitivities(spec, program, chunks)
-        if boundary is not None and spec.boundary.axis == "learning_rate":  # the same slices, in the same order
-            boundary = boundary.assign(**{c: sensitivity[c].to_numpy() for c in SENSITIVITY_COLUMNS})
+    sensitivity, boundary = _with_sensitivity(spec, program, chunks, boundary, phases)
 
     with phases("trajectories"):
         trajectories = _trajectories(spec, program) if spec.trajectories is not None else None
