@@ -9,13 +9,25 @@ Update ``t`` (``t = 0 … T−1``) is
 with ``B_t`` the batch of update ``t`` (:mod:`lrsweep.problem`). The divergence rule reads the loss of
 every update, ``ℓ(θ_t, B_t)`` — the value that update's ``value_and_grad`` computes, on the batch it
 trains on (the whole data for full-batch problems) — and the loss after the last
-(:mod:`lrsweep.outcomes`). The updates run in blocks of ``K = check_every``; at a block's end runs
-found diverged are frozen (their parameters and optimizer state stop changing, so no NaN or overflow
-spreads) and the summaries observe the loss. ``initial_loss`` and (for problems trained in
-minibatches) ``final_loss`` are on the whole training data; ``eval_loss`` and ``eval_<metric>`` on
-``eval_data``. The outcome, divergence step and final loss are the same for every ``K``; the summaries
-are observed every ``K``, which :func:`lrsweep.sizing.check_every` chooses from the problem and
-``steps`` alone, never from the grid.
+(:mod:`lrsweep.outcomes`) through one int32 per run, the count of the leading readings within the
+rule (:func:`lrsweep.outcomes.count`): no select per update.
+
+The updates run in an outer ``lax.scan`` over blocks of ``K = check_every`` (:func:`block_fn`). The
+summaries observe the loss at each block's start (the first update computes it, so observing costs no
+evaluation). At a block's end the runs found diverged in it save the block's start (their *restart*),
+and a run that had diverged before the block is frozen (``jnp.where`` over parameters and optimizer
+state once per block, the costly part on a network; no NaN or overflow spreads). After the last block
+the one block holding each run's crossing is replayed from its restart (:func:`locate`) for the loss
+at the crossing and one step before it (the final loss and the score's interpolation): exact, read for
+``K`` updates once instead of selected at every update; a vmapped block none of whose runs diverged
+skips it (:func:`crossing_losses`). A run that diverged inside a block keeps updating to the block's
+end, so its final parameters depend on ``K``: the columns evaluated on them (:func:`end_of_run`) are
+NaN for diverged runs.
+
+``initial_loss`` and (for problems trained in minibatches) ``final_loss`` are on the whole training
+data; ``eval_loss`` and ``eval_<metric>`` on ``eval_data``. The outcome, divergence step and final loss
+are the same for every ``K``; the summaries are observed every ``K``, which
+:func:`lrsweep.sizing.check_every` chooses from the problem and ``steps`` alone, never from the grid.
 """
 
 from __future__ import annotations
@@ -103,53 +115,14 @@ def start(setup: Setup, v: dict):
     return params, opt, opt.init(params)
 
 
-def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | None = None,
-        steps: int | None = None, lanes: str | None = None):
-    """Metrics of one configuration (and, with ``record``, its loss and first ``record`` parameters
-    before every update and after the last).
-
-    Every update ``t`` feeds its loss ``f_t`` (from ``value_and_grad``) to the divergence rule's
-    count (:func:`lrsweep.outcomes.count`), and ``f_T`` is read after the last, so the outcome and
-    the divergence step are the same whatever ``K``. The updates run in an outer ``lax.scan`` over
-    blocks of ``K``; the summaries observe the loss at each block's start (:func:`lrsweep.outcomes.observe`;
-    it is the first update's, so observing costs no evaluation), and at a block's end the runs found
-    diverged in it save the block's start (their *restart*) and a run that had diverged before the
-    block is frozen (``jnp.where`` over parameters and optimizer state once per
-    block, the costly part on a network). After the last block the one block holding each run's
-    crossing is replayed from its restart (:func:`locate`) for the loss at the crossing and one step
-    before it (the final loss and the score's interpolation): exact, and read for ``K`` updates once
-    instead of selected at every update. A run that diverged inside a block keeps updating to the
-    block's end, so its final parameters depend on ``K``: the columns evaluated on them
-    (:func:`end_of_run`) are NaN for diverged runs. ``record``: ``K = 1``.
-
-    ``lanes``: the name of the ``vmap`` axis this run is lifted over, if any. The replay then runs
-    only when some run of the vmapped block diverged (``lax.cond`` on a ``psum`` over the lanes):
-    diverged runs sit together in a grid (large learning rates), so most blocks skip it. What each
-    run computes is the same either way.
-    """
-    spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
-    T = steps or spec.steps
-    K = 1 if record is not None else max(1, min(check_every, T))
-    params, opt, state = start(setup, v)
-    ref = setup.reference()
-    loss_at = setup.loss_at(v, data, T)
-    observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=setup.known_minimum,
-                                converge_tol=crit.converge_tol, steps=T)
-    minibatches = problem.data is not None and problem.batch_size is not None
-
-    def whole(p):  # the loss on the whole training data
-        return loss_at(p, jnp.asarray(0, jnp.int32), data["train"])
-
-    zero = jnp.asarray(0, jnp.int32)
-    f0 = whole(params) if minibatches else loss_at(params, zero)
-    watch = _outcomes.start(f0, ref)
-    count = functools.partial(_outcomes.count, ref=ref, limit=crit.diverge_factor * watch.gap0)
-    update = update_fn(loss_at, opt)
-    counted = counted_update_fn(loss_at, opt, count)
+def block_fn(counted, observe, freeze_state):
+    """``block(carry, t, k)``: updates ``t−k … t−1``, each read by the divergence rule, the first one's
+    loss observed for the summaries (it is ``f`` at the block's start); then the block's end (restart
+    saved for the runs that diverged in it, freeze of those that had diverged before it).
+    ``carry = (params, state, watch, n, f_before, restart)``, ``f_before`` the loss of the previous
+    block's last update."""
 
     def block(carry, t, k):
-        """Updates ``t−k … t−1``, each read by the divergence rule, the first one's loss observed for
-        the summaries (it is ``f`` at the block's start); then the block's end."""
         params, state, watch, n, f_before, restart = carry
         t0 = t - k
         inner, f_start = counted((params, state, n), t0)
@@ -162,53 +135,82 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
         newly = (n < t) & ~frozen
         restart = jax.tree.map(lambda a, b: jnp.where(newly, a, b), (params, state, t0, f_before), restart)
         params = jax.tree.map(lambda a, b: jnp.where(frozen, a, b), params, new_params)
-        state = jax.tree.map(functools.partial(freeze, frozen), state, new_state)
+        state = jax.tree.map(functools.partial(freeze_state, frozen), state, new_state)
         watch = watch._replace(diverged=frozen | newly, div_step=jnp.where(newly, n, watch.div_step))
         return params, state, watch, n, f_end, restart
 
-    restart = (params, state, zero, f0)
-    carry = (params, state, watch, zero, f0, restart)
-    ys = None
+    return block
+
+
+def crossing_losses(update, restart, n, k: int, diverged, lanes: str | None):
+    """``(f_{t_d}, f_{t_d − 1})`` of a run that diverged inside a block (:func:`locate`). Lifted over a
+    ``vmap`` axis named ``lanes``, the replay runs only when some run of the vmapped block diverged
+    (``lax.cond`` on a ``psum`` over the lanes): diverged runs sit together in a grid (large learning
+    rates), so most blocks skip it; what each run computes is the same either way."""
+    def replay(_):
+        return locate(update, restart, n, k)
+
+    if lanes is None:
+        return replay(None)
+    nan = jnp.full_like(restart[3], jnp.nan)
+    any_div = jax.lax.psum(diverged.astype(jnp.int32), lanes) > 0
+    return jax.lax.cond(any_div, replay, lambda _: (nan, nan), None)
+
+
+def recorded_blocks(block, loss_at, carry, T: int, record: int):
+    """Blocks of one update each, with the loss and first ``record`` parameters before every update
+    and after the last: ``(carry, (losses (T+1,), parameters (T+1, record)))``."""
+    def emit(params, t):
+        flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
+        return loss_at(params, t), flat
+
+    def recorded(carry, t):
+        return block(carry, t + 1, 1), emit(carry[0], t)
+
+    carry, ys = jax.lax.scan(recorded, carry, jnp.arange(T, dtype=jnp.int32))
+    return carry, jax.tree.map(lambda h, last: jnp.concatenate([h, last[None]]), ys,
+                               emit(carry[0], jnp.asarray(T, jnp.int32)))
+
+
+def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | None = None,
+        steps: int | None = None, lanes: str | None = None):
+    """Metrics of one configuration (see the module docstring); with ``record`` (``K = 1``), also its
+    loss and first ``record`` parameters before every update and after the last. ``lanes``: the name
+    of the ``vmap`` axis the run is lifted over, if any (:func:`crossing_losses`)."""
+    spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
+    T = steps or spec.steps
+    K = 1 if record is not None else max(1, min(check_every, T))
+    params, opt, state = start(setup, v)
+    ref = setup.reference()
+    loss_at = setup.loss_at(v, data, T)
+    observe = functools.partial(_outcomes.observe, ref=ref, known_minimum=setup.known_minimum,
+                                converge_tol=crit.converge_tol, steps=T)
+    minibatches = problem.data is not None and problem.batch_size is not None
+    zero, tT = jnp.asarray(0, jnp.int32), jnp.asarray(T, jnp.int32)
+    f0 = loss_at(params, zero, data["train"]) if minibatches else loss_at(params, zero)  # whole data
+    watch = _outcomes.start(f0, ref)
+    count = functools.partial(_outcomes.count, ref=ref, limit=crit.diverge_factor * watch.gap0)
+    block = block_fn(counted_update_fn(loss_at, opt, count), observe, freeze)
+    carry, ys = (params, state, watch, zero, f0, (params, state, zero, f0)), None
     if record is not None:
-        def emit(params, t):  # loss and parameters *before* the update t
-            flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
-            return loss_at(params, t), flat
-
-        def recorded(carry, t):
-            return block(carry, t + 1, 1), emit(carry[0], t)
-
-        carry, ys = jax.lax.scan(recorded, carry, jnp.arange(T, dtype=jnp.int32))
-        ys = jax.tree.map(lambda h, last: jnp.concatenate([h, last[None]]), ys,
-                          emit(carry[0], jnp.asarray(T, jnp.int32)))
+        carry, ys = recorded_blocks(block, loss_at, carry, T, record)
     else:
         m, r = divmod(T, K)
         carry = jax.lax.scan(lambda c, t: (block(c, t, K), None), carry, K * jnp.arange(1, m + 1, dtype=jnp.int32))[0]
-        if r:
-            carry = block(carry, jnp.asarray(T, jnp.int32), r)
+        carry = block(carry, tT, r) if r else carry
     params, _, watch, n, f_before, restart = carry
-    # f_T, after the last update: the rule's last reading and the summaries' last observation
-    tT = jnp.asarray(T, jnp.int32)
-    fT = loss_at(params, tT)
+    fT = loss_at(params, tT)  # f_T: the rule's last reading and the summaries' last observation
     watch = observe(watch, fT, tT)
     at_T = (count(n, fT, tT) == T) & ~watch.diverged  # crossed at the last reading
-    def replay(_):  # the crossing inside a block: that block once more
-        return locate(update, restart, n, K)
-
-    if lanes is None:
-        f_d, f_b = replay(None)
-    else:  # skipped by a vmapped block none of whose runs diverged
-        nan = jnp.full_like(f0, jnp.nan)
-        any_div = jax.lax.psum(watch.diverged.astype(jnp.int32), lanes) > 0
-        f_d, f_b = jax.lax.cond(any_div, replay, lambda _: (nan, nan), None)
+    f_d, f_b = crossing_losses(update_fn(loss_at, opt), restart, n, K, watch.diverged, lanes)
     watch = watch._replace(
         diverged=watch.diverged | at_T, div_step=jnp.where(at_T, tT, watch.div_step),
         f_div=jnp.where(at_T, fT, jnp.where(watch.diverged, f_d, watch.f_div)),
         f_last=jnp.where(at_T, f_before, jnp.where(watch.diverged, f_b, watch.f_last)))
     if minibatches:  # final (and convergence) on the whole data: the run's last minibatch is one sample of it
-        watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, whole(params)))
+        watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, loss_at(params, zero, data["train"])))
     if ys is not None:  # a diverged run's loss stays the one that broke the rule
-        steps_ = jnp.arange(T + 1)
-        ys = (jnp.where(watch.diverged & (steps_ >= watch.div_step), watch.f_div, ys[0]), ys[1])
+        ys = (jnp.where(watch.diverged & (jnp.arange(T + 1) >= watch.div_step), watch.f_div, ys[0]), ys[1])
     metrics = _outcomes.finish(watch, ref=ref, known_minimum=setup.known_minimum, converge_tol=crit.converge_tol,
                                steps=T, diverge_factor=crit.diverge_factor)
     at_end = end_of_run(setup, v, data, params)
