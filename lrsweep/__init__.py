@@ -23,6 +23,7 @@ _EXPORTS = {
     "linspace": "lrsweep.api",
     "Axis": "lrsweep.config",
     "SweepError": "lrsweep.config",
+    "BusyError": "lrsweep.config",
     "SweepSpec": "lrsweep.config",
     "from_dict": "lrsweep.config",
     "load_sweep": "lrsweep.config",

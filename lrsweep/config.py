@@ -51,6 +51,11 @@ class SweepError(ValueError):
         super().__init__(msg)
 
 
+class BusyError(SweepError):
+    """A results directory is being written by another run (its lock is held): nothing is wrong with the
+    sweep, wait or choose another directory. A :class:`SweepError`, so commands still exit 2 in one line."""
+
+
 @dataclass(frozen=True)
 class Route:
     """Where an axis's values go, read once from its name (:func:`route`).

@@ -97,7 +97,8 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         return program
 
     if out is None or not lead:
-        return _run(spec, checked(), out if lead else None, None, progress and lead, started, distributed, phases)
+        return _complete_run(spec, checked(), out if lead else None, None, progress and lead, started,
+                             distributed, phases)
     out = Path(out)
     meta = {"name": spec.name, "source": spec.source, "started": started, "configurations": spec.size,
             "steps": spec.steps, "fingerprint": fingerprint(spec)}
@@ -105,7 +106,7 @@ def run(spec: SweepSpec, out: str | Path | None = None, *, progress: bool = True
         _store.Ledger.compare(out, spec, meta, overwrite=overwrite)  # and a directory of another sweep
         program = checked()
         ledger = _store.Ledger.open(out, spec, meta, overwrite=overwrite)
-        return _run(spec, program, out, ledger, progress, started, distributed, phases)
+        return _complete_run(spec, program, out, ledger, progress, started, distributed, phases)
 
 
 def _annotated(spec, program, boundary, phases):
@@ -216,7 +217,7 @@ class Phases:
         return timed()
 
 
-def _run(spec, program, out, ledger, progress, started, distributed=False, phases=None
+def _complete_run(spec, program, out, ledger, progress, started, distributed=False, phases=None
          ) -> SweepResult | None:
     phases = phases or Phases()
     git = git_state(Path(spec.source).resolve() if spec.source != "<dict>" else Path.cwd())  # the code that runs

@@ -442,10 +442,10 @@ class Lock:
         return self
 
     def _busy(self, holder: str, hint: str = ""):
-        from lrsweep.config import SweepError
+        from lrsweep.config import BusyError
 
         self._forget()
-        raise SweepError(str(self.path.parent), "out", "a results directory no other run is writing",
+        raise BusyError(str(self.path.parent), "out", "a results directory no other run is writing",
                          raw=f"{self.path.parent}: another lrsweep run is writing here ({holder}); wait for it "
                              f"to finish, or choose another --out{hint}") from None
 

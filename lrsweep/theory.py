@@ -310,7 +310,7 @@ def schedule_gain(lr, lam, factors):
 # --------------------------------------------------------------------------- the exact recurrence
 
 
-def _run(lr, lam, x0, steps, beta, nesterov, factors) -> np.ndarray:
+def _iterate(lr, lam, x0, steps, beta, nesterov, factors) -> np.ndarray:
     """Iterate optax.sgd on the diagonal quadratic for a batch ``lr`` (k,) of learning rates: losses (k, steps+1)."""
     k = lr.shape[0]
     eta = (factors[:, None] * lr[None, :])[:, :, None]  # (steps, k, 1): η_t = lr · factor(t)
@@ -380,7 +380,7 @@ def quadratic_loss_history(
     if not math.isfinite(beta):
         raise ValueError(f"{momentum=}: expected a finite number")
     lr = np.asarray(lr, dtype=np.float64)
-    out = _run(lr.reshape(-1), lam, x, steps, beta, bool(nesterov), f)
+    out = _iterate(lr.reshape(-1), lam, x, steps, beta, bool(nesterov), f)
     return out.reshape(lr.shape + (steps + 1,))
 
 

@@ -20,7 +20,7 @@ ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 def test_all_is_the_documented_surface():
     assert lrsweep.__all__ == sorted(set(lrsweep.__all__) - {"__version__"}) + ["__version__"]
     for name in ("Problem", "sweep", "logspace", "linspace", "load_sweep", "from_dict", "run", "load_results",
-                 "SweepSpec", "SweepError", "SweepResult", "Outcome", "Axis"):
+                 "SweepSpec", "SweepError", "BusyError", "SweepResult", "Outcome", "Axis"):
         assert name in lrsweep.__all__
 
 

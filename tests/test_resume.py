@@ -126,8 +126,9 @@ def test_two_runs_into_one_directory_the_second_is_refused(tmp_path):
     f = sweep_file(tmp_path, steps=30, num=16)
     out = tmp_path / "out"
     with store.Lock(out):
-        with pytest.raises(SweepError, match=r"another lrsweep run is writing here \(pid \d+ on "):
+        with pytest.raises(lrsweep.BusyError, match=r"another lrsweep run is writing here \(pid \d+ on "):
             lrsweep.run(lrsweep.load_sweep(f), out=out, progress=False)
+    assert issubclass(lrsweep.BusyError, SweepError)  # commands still exit 2 with one line
     lrsweep.run(lrsweep.load_sweep(f), out=out, progress=False)  # released: fine
 
 
