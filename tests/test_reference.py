@@ -161,4 +161,4 @@ def test_sharpness_false_skips_lanczos_and_keeps_the_rest(monkeypatch):
     assert "sharpness" not in off.manifest["phases"]
     assert off.boundary["critical"].to_numpy() == pytest.approx(on.boundary["critical"].to_numpy(), rel=0)
     assert off.boundary["theory_finite"].to_numpy() == pytest.approx(on.boundary["theory_finite"].to_numpy())
-    assert "sharpness = false" in store.sweep_text(spec)  # recorded in sweep.toml
+    assert "sharpness = false" in spec.to_toml()  # recorded in sweep.toml
