@@ -58,7 +58,8 @@ batches, from the same initial parameters, with the same optax optimizer):
   configurations, called from a Python loop over steps, every step's loss kept (stacked at the end).
 * ``e_ceiling`` (e), the fair ceiling: what a careful hand-written sweep does, with lrsweep's rule —
   ``jax.jit(jax.shard_map(jax.vmap(scan)))`` over the same devices as the engine, fed in chunks of
-  :data:`CEILING_DEVICE_CHUNK` configurations per device (at most the engine's own chunk), the loss
+  at most :data:`CEILING_DEVICE_CHUNK` configurations per device (and at most the engine's own chunk;
+  equal chunks, so the last one's padding is small, as the engine's are), the loss
   read at every update, diverged runs frozen at once and the divergence step recorded
   (:func:`make_update`, :func:`ceiling_sweep`). It computes what lrsweep computes except the
   summaries (best loss, convergence step, score, growth rate).
@@ -764,13 +765,15 @@ def ceiling_sweep(prob: BenchProblem, devices=None, chunk: int | None = None):
     ``jit(shard_map(vmap(scan)))`` of :func:`make_update` — the divergence rule read at every update,
     diverged runs frozen at once, the divergence step recorded — sharded over ``devices`` (default: all,
     the ones the engine uses) with ``jax.shard_map``, the grid fed in chunks of ``chunk`` configurations
-    (default: all at once; the last chunk padded) as the engine does. With one device it is the
+    (default: all at once) as the engine does: at most ``chunk`` each, all of one length (one compiled
+    program), the length chosen so the last chunk's padding is small. With one device it is the
     single-device ceiling (e₁). ``call() -> (final loss, diverged, divergence step)``, each (N,)."""
     devices = list(devices or jax.devices())
     _, _, run_one, _ = make_update(prob)
     n = len(prob.configs)
     d = len(devices)
-    chunk = -(-min(chunk or n, n) // d) * d  # a multiple of the device count
+    k = -(-n // min(chunk or n, n))  # chunks needed at the requested length, then made equal,
+    chunk = -(-(-(-n // k)) // d) * d  # as the engine does (a multiple of the device count)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("configurations",))
     P = jax.sharding.PartitionSpec
     sharded = jax.sharding.NamedSharding(mesh, P("configurations"))

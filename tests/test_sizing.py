@@ -49,14 +49,30 @@ def test_a_cheap_update_gets_a_longer_block_than_a_costly_one():
 
 @pytest.mark.parametrize("num, devices, batch", [(4, 1, 1), (1000, 1, 8), (10**6, 4, 64), (10**6, 1, 2048)])
 def test_auto_chunk_bounds(num, devices, batch):
-    """Between one batch and 2²⁰, about CHUNK_COST of work, and never more than MAX_CHUNKS chunks per device."""
+    """Between one batch and 2²⁰, at most about CHUNK_COST of work, never more than MAX_CHUNKS chunks per
+    device, and balanced: as many chunks as the cost-sized length ``c`` needs, all as equal as can be
+    (the last, padded to the common length, pads less than one configuration per chunk before the
+    block-width rounding)."""
     spec = _spec(num=num, steps=100)
     costs = Costs(update=10.0, look=20.0, state_bytes=0, data_bytes=0)
     chunk = sizing.auto_chunk(spec, costs, K=10, devices=devices, batch=batch)
     assert batch <= chunk <= 1 << 20
-    assert -(-spec.size // (chunk * devices)) <= sizing.MAX_CHUNKS
+    share = -(-spec.size // devices)
+    n = -(-share // chunk)
+    assert n <= sizing.MAX_CHUNKS
     by_cost = sizing.CHUNK_COST / (spec.steps * (costs.update + costs.look / 10))
-    assert chunk == int(np.clip(max(by_cost, -(-spec.size // (sizing.MAX_CHUNKS * devices))), batch, 1 << 20))
+    c = int(np.clip(max(by_cost, -(-spec.size // (sizing.MAX_CHUNKS * devices))), batch, 1 << 20))
+    assert chunk <= c and n == -(-share // c)
+    assert chunk == batch or n * chunk - share < n
+
+
+def test_auto_chunk_pads_a_grid_just_over_one_chunk_by_little():
+    """A grid a little longer than one cost-sized chunk is two half chunks, not a full one and a padded one."""
+    costs = Costs(update=10.0, look=20.0, state_bytes=0, data_bytes=0)
+    c = sizing.auto_chunk(_spec(num=10**6, steps=100), costs, K=10, devices=1, batch=1)
+    spec = _spec(num=c + c // 10, steps=100)
+    half = sizing.auto_chunk(spec, costs, K=10, devices=1, batch=1)
+    assert half == -(-spec.size // 2)
 
 
 def test_auto_chunk_of_a_costly_configuration_is_one_batch():
