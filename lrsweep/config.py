@@ -130,7 +130,7 @@ class Axis:
 
     name: str
     values: tuple
-    scale: str = "linear"  # "linear" | "log" | "values"
+    scale: str = "linear"  # "linear" | "log" | "values" | "switch" (true/false values, swept as 1.0/0.0)
     categorical: bool = False
     route: Route = field(init=False, repr=False, compare=False)
 
@@ -147,6 +147,8 @@ class Axis:
         return len(self.values)
 
     def to_dict(self) -> dict:
+        if self.scale == "switch":  # written back as it was given: [false, true]
+            return {"values": [bool(x) for x in self.values]}
         return {"values": list(self.values), "scale": self.scale}
 
 
@@ -752,13 +754,18 @@ def _categorical_axis(v: _Validator, spec) -> Axis:
 
 
 def _listed_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
-    """``{values = [...], scale = ...}``: finite numbers (> 0 on a declared log axis); ``(values, scale)``."""
+    """``{values = [...], scale = ...}``: finite numbers (> 0 on a declared log axis); ``(values, scale)``.
+
+    A list of booleans (``[false, true]``) is a switch: swept as 0.0 / 1.0 (traced into the loss like
+    any number), scale ``"switch"``, written back as booleans."""
     extra = set(spec) - {"values", "scale"}
     if extra:
         v.fail(f"{f}.{sorted(extra)[0]}", "only `values` (and an optional `scale`) beside values", sorted(extra)[0])
     vals = spec["values"]
     if not isinstance(vals, list) or not vals:
         v.fail(f"{f}.values", "a non-empty list of numbers", vals)
+    if any(isinstance(x, bool) for x in vals):
+        return _switch_values(v, f, spec)
     if len(vals) > MAX_AXIS_POINTS:
         v.fail(f"{f}.values", f"at most {MAX_AXIS_POINTS:,} values", len(vals))
     for x in vals:
@@ -770,6 +777,18 @@ def _listed_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
     if scale == "log" and min(vals) <= 0:
         v.fail(f"{f}.values", "numbers > 0 for a log axis", min(vals))
     return tuple(float(x) for x in vals), scale
+
+
+def _switch_values(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:
+    """``[false, true]`` (any order, no repeats, no numbers mixed in): ``((0.0, 1.0), "switch")``."""
+    vals = spec["values"]
+    if not all(isinstance(x, bool) for x in vals):
+        v.fail(f"{f}.values", "all numbers or all true/false (a switch), not both", vals)
+    if len(set(vals)) != len(vals):
+        v.fail(f"{f}.values", "distinct switch values (false, true)", vals)
+    if spec.get("scale", "switch") != "switch":
+        v.fail(f"{f}.scale", "no scale for a switch (true/false values)", spec["scale"])
+    return tuple(float(x) for x in vals), "switch"
 
 
 def _spaced_axis(v: _Validator, f: str, spec: dict) -> tuple[tuple, str]:

@@ -46,6 +46,32 @@ def test_resolved_definition_round_trips(tmp_path):
     assert again == spec
 
 
+def test_a_boolean_axis_is_a_switch_written_back_as_booleans():
+    """``[false, true]`` is swept as 0.0 / 1.0 and sweep.toml writes it back as it was given."""
+    import tomllib
+
+    raw = {"name": "s", "steps": 5, "loss": {"name": "quadratic", "curvatures": [1.0]}, "init": {"points": [[1.0]]},
+           "axes": {"learning_rate": [0.1, 0.5], "init.scale": [True, False]}}
+    spec = lrsweep.from_dict(raw)
+    a = spec.axis("init.scale")
+    assert a.values == (1.0, 0.0) and a.scale == "switch" and not a.is_log
+    assert tomllib.loads(spec.to_toml())["axes"]["init.scale"] == {"values": [True, False]}
+    assert lrsweep.from_dict(tomllib.loads(spec.to_toml())) == spec
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([0, True], "all numbers or all true/false"),
+    ([True, True], "distinct switch values"),
+    ({"values": [False, True], "scale": "log"}, "no scale for a switch"),
+])
+def test_a_bad_switch_axis_is_one_line(values, expected):
+    raw = {"name": "s", "steps": 5, "loss": {"name": "quadratic", "curvatures": [1.0]}, "init": {"points": [[1.0]]},
+           "axes": {"learning_rate": [0.1], "init.scale": values}}
+    with pytest.raises(SweepError, match=expected) as e:
+        lrsweep.from_dict(raw)
+    assert "axes.init.scale" in str(e.value) and "\n" not in str(e.value)
+
+
 BAD = [
     ("unknown optimizer", ('name = "sgd"', 'name = "sgdx"'), "optimizer.name"),
     ("unknown axis", ("momentum      =", "bogus         ="), "axes.bogus"),

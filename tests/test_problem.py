@@ -8,7 +8,8 @@ What is checked:
 * theory through the API: gradient descent on ½λx² diverges above η = 2/λ;
 * ``optimizer`` as a callable with a swept traced argument compiles once;
 * data are arguments of the program (not constants), ``seed`` changes the batch order;
-* every bad input is one SweepError before anything runs.
+* every bad input is one SweepError before anything runs;
+* a switch axis of booleans reaches the loss as 0 / 1.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pandas as pd
 import pytest
 
 import lrsweep
@@ -420,3 +422,18 @@ def test_a_sweep_file_optimizer_by_file_keeps_its_name_in_the_results(tmp_path):
     written = tomllib.loads((tmp_path / "r" / "sweep.toml").read_text())
     assert written["optimizer"]["name"] == name
     assert lrsweep.load_sweep(tmp_path / "r" / "sweep.toml").optimizer.factory is not None
+
+
+def test_a_switch_axis_of_booleans_reaches_the_loss_as_0_and_1():
+    """``loss.p = [False, True]`` is swept as 0.0 / 1.0 (one program): the same table as ``[0, 1]``, and the
+    switch acts (f = ½(1 + 3·on)x²: the boundary moves from lr = 2 to lr = 0.5)."""
+    problem = lrsweep.Problem(loss=lambda x, batch, on=0.0: 0.5 * (1.0 + 3.0 * on) * jnp.sum(x ** 2),
+                              params=jnp.ones(1), minimum=0.0)
+    kw = dict(steps=100, dtype="float64", progress=False)
+    lrs = lrsweep.linspace(0.1, 3.0, 30)
+    r = lrsweep.sweep(problem, axes={"learning_rate": lrs, "loss.on": [False, True]}, **kw)
+    numeric = lrsweep.sweep(problem, axes={"learning_rate": lrs, "loss.on": [0, 1]}, **kw)
+    assert r.manifest["compiles"] == 1 and r.spec.axis("loss.on").scale == "switch"
+    pd.testing.assert_frame_equal(r.table, numeric.table)
+    crit = r.boundary.set_index("loss.on").critical_asymptotic
+    assert crit[0.0] == pytest.approx(2.0, rel=1e-4) and crit[1.0] == pytest.approx(0.5, rel=1e-4)
