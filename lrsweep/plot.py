@@ -678,8 +678,7 @@ def trajectories_figure(result: SweepResult, *, width=None, facet: str | None = 
         return fig
     ncols = 4
     nrows = -(-(len(panels) + 1) // ncols)  # one cell for the legend
-    fig, axs = plt.subplots(nrows, ncols, figsize=(w, w * 0.27 * nrows), layout="constrained", squeeze=False,
-                            sharex=True)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(w, w * 0.27 * nrows), layout="constrained", squeeze=False)
     cells = list(axs.ravel())
     for ax, q in zip(cells, panels):
         plot_trajectories(result, ax, quantity=q, legend=False)
