@@ -123,7 +123,7 @@ def sweep(problem: Problem, axes: Mapping[str, Any], *, steps: int, optimizer: s
       sharpness: compute the boundary table's Lanczos ``sharpness`` at each slice's initial point.
       out: a results directory to write (table, boundary, manifest, sweep.toml); resumable.
       check_every: the observation interval ``K`` (0: automatic).
-      trajectories: ``{axis: values}`` of a few configurations whose loss is recorded at every step.
+      trajectories: ``{axis: values, "every": k, "metrics": …}``: ``[trajectories]``, recorded along training.
 
     Returns:
       a :class:`~lrsweep.store.SweepResult`: ``.table`` (one row per configuration), ``.boundary``

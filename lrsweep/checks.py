@@ -54,6 +54,7 @@ def check_program(program) -> None:
     check_memory(program)  # before anything runs on the device: check_problem evaluates the loss once
     check_problem(program)
     check_sensitivity(program)
+    check_trajectories(program)
     check_trace(program)
 
 
@@ -192,6 +193,23 @@ def check_sensitivity(program) -> None:
     if col not in cols:
         raise SweepError(spec.source, "boundary.sensitivity_loss",
                          f"a loss column of the table: one of {[*SENSITIVITY_LOSSES, *sorted(cols)]}", col)
+
+
+def check_trajectories(program) -> None:
+    """``[trajectories] metrics``, when a list, names end-of-run columns of the table (a metric,
+    ``eval_loss``, ``eval_<metric>``, an extra) or ``update_rms``."""
+    spec = program.spec
+    t = spec.trajectories
+    if t is None or isinstance(t.metrics, bool):
+        return
+    try:
+        known = [*program.column_names(), "update_rms"]
+    except (Exception, SystemExit):  # noqa: BLE001  (check_problem names the failing metric)
+        known = ["update_rms"]
+    for name in t.metrics:
+        if name not in known:
+            raise SweepError(spec.source, "trajectories.metrics", f"names of the problem's columns: one of {known}",
+                             name)
 
 
 def _scalar(where, field_, label, value, complex_ok=False):

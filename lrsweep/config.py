@@ -238,6 +238,7 @@ class TrajectorySpec:
     every: int = 1
     max_params: int = 16
     steps: int | None = None  # default: the sweep's steps
+    metrics: bool | tuple[str, ...] = True  # end-of-run columns (and update_rms) recorded every `every` steps
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,7 @@ class SweepSpec:
             t = self.trajectories
             d["trajectories"] = {"every": t.every, "max_params": t.max_params,
                                  **({"steps": t.steps} if t.steps else {}),
+                                 "metrics": t.metrics if isinstance(t.metrics, bool) else list(t.metrics),
                                  **{k: list(v) for k, v in t.select.items()}}
         return d
 
@@ -1160,8 +1162,9 @@ def _trajectory_spec(v, t, axes) -> TrajectorySpec | None:
     every = v.integer(t, "every", default=1, minimum=1, prefix="trajectories.")
     max_params = v.integer(t, "max_params", default=16, minimum=0, prefix="trajectories.")
     steps = v.integer(t, "steps", default=None, minimum=1, prefix="trajectories.")
+    metrics = _trajectory_metrics(v, t.get("metrics", True))
     select = {}
-    for k, val in _flatten_axes({k: x for k, x in t.items() if k not in ("every", "max_params", "steps")}):
+    for k, val in _flatten_axes({k: x for k, x in t.items() if k not in ("every", "max_params", "steps", "metrics")}):
         if k not in names:
             v.fail(f"trajectories.{k}", f"a swept axis ({', '.join(names)})", k)
         vals = val if isinstance(val, list) else [val]
@@ -1180,4 +1183,17 @@ def _trajectory_spec(v, t, axes) -> TrajectorySpec | None:
     n = math.prod(len(x) for x in select.values())
     if n > 256:
         v.fail("trajectories", "at most 256 recorded configurations", n)
-    return TrajectorySpec(select=select, every=every, max_params=max_params, steps=steps)
+    return TrajectorySpec(select=select, every=every, max_params=max_params, steps=steps, metrics=metrics)
+
+
+def _trajectory_metrics(v, m) -> bool | tuple[str, ...]:
+    """``true`` / ``false`` or a list of distinct column names (checked against the problem by
+    :func:`lrsweep.checks.check_trajectories`, once the problem is loaded)."""
+    if isinstance(m, bool):
+        return m
+    what = 'true, false or a list of metric names, e.g. ["attn_logit_0", "update_rms"]'
+    if not isinstance(m, (list, tuple)) or not all(isinstance(x, str) and x.isidentifier() for x in m):
+        v.fail("trajectories.metrics", what, m)
+    if len(set(m)) != len(m):
+        v.fail("trajectories.metrics", "distinct names", m)
+    return tuple(m)

@@ -211,17 +211,51 @@ class Program:
 
     # ------------------------------------------------------------------ a few configurations, on the host
 
-    def trajectories(self, values: dict[str, np.ndarray], max_params: int = 16, steps: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Loss (n, T+1) and the first ``max_params`` parameters (n, T+1, k) of a few configurations."""
+    def trajectories(self, values: dict[str, np.ndarray], max_params: int = 16, steps: int | None = None,
+                     every: int = 1, columns: tuple[str, ...] = ()
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Loss (n, T+1), the first ``max_params`` parameters (n, T+1, k) and the end-of-run ``columns``
+        (each (n, T+1), NaN but at steps ``0, every, 2·every, …`` and ``T``) of a few configurations, in
+        one compiled program (:func:`lrsweep.training.recorded_blocks`)."""
         with jax.enable_x64(self.x64):
             vals = {k: self.setup.cast(k, v) for k, v in values.items()}
 
             def one(v, data):
-                return _training.run(self.setup, v, data, check_every=1, record=max_params, steps=steps)[1]
+                return _training.run(self.setup, v, data, check_every=1, record=max_params, steps=steps,
+                                     every=every, columns=tuple(columns))[1]
 
-            f, x = jax.jit(jax.vmap(one, in_axes=(0, None)))(vals, self.host_data)
-            return np.asarray(f), np.asarray(x)
+            f, x, cols = jax.jit(jax.vmap(one, in_axes=(0, None)))(vals, self.host_data)
+            return np.asarray(f), np.asarray(x), {k: np.asarray(cols[k]) for k in columns}  # in the order asked
+
+    def column_names(self) -> tuple[str, ...]:
+        """The end-of-run columns of the table that the parameters give (extras, metrics, ``eval_loss``,
+        ``eval_<metric>``; :func:`lrsweep.training.end_of_run`), found by tracing, in that order."""
+        setup, names = self.setup, []
+
+        def columns(v, data):  # the dict's own order (eval_shape's output would come back sorted)
+            out = _training.end_of_run(setup, v, data, setup.initial_params(v))
+            names.extend(out)
+            return out
+
+        with jax.enable_x64(self.x64):
+            jax.eval_shape(columns, setup.defaults(), self.host_data)
+        return tuple(names)
+
+    def trajectory_columns(self) -> tuple[str, ...]:
+        """The columns ``[trajectories] metrics`` asks for: ``true`` — when the problem has metrics, every
+        metric column of the table (the metrics, ``eval_loss``, ``eval_<metric>``; not the extras) and
+        ``update_rms``, else none; ``false`` — none; a list — those names (checked by
+        :func:`lrsweep.checks.check_trajectories`)."""
+        t = self.spec.trajectories
+        if t is None or t.metrics is False:
+            return ()
+        if t.metrics is True:
+            if not self.problem.metrics:
+                return ()
+            names = set(self.problem.metrics)
+            return (*(c for c in self.column_names() if c.removeprefix("eval_") in names or c == "eval_loss"),
+                    "update_rms")
+        return tuple(t.metrics)
 
     def initial_point(self, v: dict) -> Any:
         """The initial parameters of one configuration, on the host."""

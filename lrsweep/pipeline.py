@@ -486,7 +486,8 @@ def _trajectories(spec: SweepSpec, program: Program) -> pd.DataFrame:
     mesh = np.meshgrid(*[np.asarray(c, np.float64) for c in chosen], indexing="ij")
     values = {n: m.ravel() for n, m in zip(names, mesh)}
     T = t.steps or spec.steps
-    f, x = program.trajectories(values, max_params=t.max_params, steps=T)
+    f, x, recorded = program.trajectories(values, max_params=t.max_params, steps=T, every=t.every,
+                                          columns=program.trajectory_columns())
     steps = np.arange(T + 1)[:: t.every]
     f, x = f[:, :: t.every], x[:, :: t.every]
     k, S = len(next(iter(values.values()))), len(steps)
@@ -498,5 +499,7 @@ def _trajectories(spec: SweepSpec, program: Program) -> pd.DataFrame:
     cols["loss"] = f.reshape(-1)
     for j in range(x.shape[-1]):
         cols[f"param_{j}"] = x[..., j].reshape(-1)
+    for name, c in recorded.items():
+        cols[name] = c[:, :: t.every].reshape(-1)
     return pd.DataFrame(cols)
 

@@ -32,6 +32,7 @@ never builds or compiles a program.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -45,6 +46,10 @@ from lrsweep.config import INTEGER_AXES
 from lrsweep import theory as _theory
 from lrsweep.figstyle import LABELS, OUTCOME_COLOURS, STYLE, label  # noqa: F401  (public names)
 from lrsweep.store import SweepResult
+
+METRIC_LABELS = {  # known metric columns (lrsweep.transformer's and the update RMS): label with unit
+    "ce": "cross-entropy (nats/token)", "logz": r"mean $\log Z$ (nats)", "grad_rms": r"gradient RMS $\|g_t\|_{\mathrm{rms}}$",
+    "update_rms": r"update RMS $\|\theta_{t+1}-\theta_t\|_{\mathrm{rms}}$", "loss": "loss"}
 
 KINDS = ("phase", "boundary", "loss", "trajectories", "schedules")
 MAX_PANELS = 12
@@ -263,8 +268,9 @@ def plot_loss_scored(result: SweepResult, ax, *, x: str, where: dict | None = No
     return sc
 
 
-def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
-    """``quantity`` (an iterate coordinate ``param_k`` or ``loss``) against step for the recorded configurations."""
+def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0", legend: bool = True):
+    """``quantity`` (an iterate coordinate ``param_k``, ``loss`` or a recorded metric column) against step
+    for the recorded configurations; a log scale where the quantity is a positive magnitude."""
     result = as_result(result)
     tr = result.trajectories
     sel = list(result.spec.trajectories.select) if result.spec.trajectories else []
@@ -277,11 +283,18 @@ def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0"):
     if quantity == "loss":
         _log_scale(ax, "y", [tr["loss"].to_numpy(float)])
         ax.set_ylabel(r"loss $f(x_t)$")
-    else:
+    elif quantity.startswith("param_"):
         ax.axhline(0, color="0.6", lw=_lw(0.5))
         k = quantity.removeprefix("param_")
         ax.set_ylabel(r"iterate $x_t$" if k == "0" else rf"iterate $x_{{t,{k}}}$")
-    ax.legend(fontsize="x-small")
+    else:
+        v = tr[quantity].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if len(v) and (v > 0).all() and v.max() > 3 * v.min():
+            ax.set_yscale("log")
+        ax.set_ylabel(_metric_label(quantity))
+    if legend:
+        ax.legend(fontsize="x-small")
     return ax
 
 
@@ -648,18 +661,59 @@ def loss_figure(result: SweepResult, *, width=None, facet: str | None = None):
 
 
 def trajectories_figure(result: SweepResult, *, width=None, facet: str | None = None):
-    """Iterate (first coordinate) and loss against step, side by side."""
+    """Iterate (first coordinate) and loss against step, side by side; with recorded metrics
+    (``[trajectories] metrics``), a grid of panels instead: the loss, the iterate, one panel per metric
+    (its training-data column, else its validation one) and the update RMS, the configurations' legend in
+    the last cell (:func:`trajectory_panels`)."""
     tr = result.trajectories
     if tr is None or not len(tr):
         return None
     w = figstyle.width(width or "two")
-    has_param = "param_0" in tr
-    fig, axs = plt.subplots(1, 2 if has_param else 1, figsize=(w, w * (0.33 if has_param else 0.66)),
-                            layout="constrained", squeeze=False)
-    if has_param:
-        plot_trajectories(result, axs[0, 0], quantity="param_0")
-    plot_trajectories(result, axs[0, -1], quantity="loss")
+    panels = trajectory_panels(tr)
+    if len(panels) <= 2:
+        fig, axs = plt.subplots(1, len(panels), figsize=(w, w * (0.33 if len(panels) == 2 else 0.66)),
+                                layout="constrained", squeeze=False)
+        for ax, q in zip(axs[0], panels):
+            plot_trajectories(result, ax, quantity=q)
+        return fig
+    ncols = 4
+    nrows = -(-(len(panels) + 1) // ncols)  # one cell for the legend
+    fig, axs = plt.subplots(nrows, ncols, figsize=(w, w * 0.27 * nrows), layout="constrained", squeeze=False)
+    cells = list(axs.ravel())
+    for ax, q in zip(cells, panels):
+        plot_trajectories(result, ax, quantity=q, legend=False)
+    for ax in cells[len(panels):]:
+        ax.axis("off")
+    handles, labels = cells[0].get_legend_handles_labels()
+    cells[len(panels)].legend(handles, labels, loc="center", fontsize="x-small", frameon=False,
+                              title="recorded runs", title_fontsize="x-small")
     return fig
+
+
+def trajectory_panels(tr) -> list[str]:
+    """The columns of a trajectories table drawn as panels: ``param_0`` (if recorded), ``loss``, each metric
+    once (``m``, else ``eval_m``; ``eval_loss`` only beside no other), ``update_rms`` last."""
+    fixed = {"trajectory", "step", "loss"} | {c for c in tr.columns if c.startswith("param_")}
+    start = tr.columns.get_loc("step")
+    recorded = [c for c in tr.columns[start + 1:] if c not in fixed]
+    metrics = []
+    for c in recorded:
+        base = c.removeprefix("eval_")
+        if c not in ("update_rms", "eval_loss") and not (c != base and base in recorded):
+            metrics.append(c)
+    if "eval_loss" in recorded and not metrics:
+        metrics.append("eval_loss")
+    return ((["param_0"] if "param_0" in tr else []) + ["loss"] + metrics
+            + (["update_rms"] if "update_rms" in recorded else []))
+
+
+def _metric_label(name: str) -> str:
+    """A metric column's axis label with its unit, for the known ones (else the name)."""
+    held_out = name.startswith("eval_")
+    base = name.removeprefix("eval_")
+    m = re.fullmatch(r"attn_logit_(\d+)", base)
+    text = (rf"max attention logit, layer {m[1]}" if m else METRIC_LABELS.get(base, base.replace("_", " ")))
+    return text + (" (validation)" if held_out else "")
 
 
 def schedules_figure(result: SweepResult, *, width=None, facet: str | None = None):

@@ -157,26 +157,79 @@ def crossing_losses(update, restart, n, k: int, diverged, lanes: str | None):
     return jax.lax.cond(any_div, replay, lambda _: (nan, nan), None)
 
 
-def recorded_blocks(block, loss_at, carry, T: int, record: int):
+def recorded_blocks(block, loss_at, carry, T: int, record: int, every: int = 1, snapshot=None):
     """Blocks of one update each, with the loss and first ``record`` parameters before every update
-    and after the last: ``(carry, (losses (T+1,), parameters (T+1, record)))``."""
+    and after the last: ``(carry, (losses (T+1,), parameters (T+1, record), columns))``.
+
+    ``snapshot(θ_t, θ_{t+1})`` (optional): a dict of scalar columns of step ``t`` (:func:`snapshot_fn`),
+    evaluated at the recorded steps ``t ≡ 0 (mod every)`` and after the last update (``θ_{T+1} =
+    None``); ``columns`` maps each name to ``(T+1,)`` values, NaN between recorded steps. The choice:
+    a ``lax.cond`` inside the one scan over updates rather than a scan over recorded points of inner
+    scans — the update already runs one step per block here (``K = 1``, for the per-step loss), the
+    update RMS needs ``θ_t`` and ``θ_{t+1}`` side by side, which one step's carry holds, and the
+    predicate depends on the step only, never on the configuration, so under ``vmap`` it stays a
+    branch (the metrics cost nothing at the other steps) instead of becoming a select. Only scalars
+    are kept per step, never parameter pytrees."""
     def emit(params, t):
         flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)])[:record]
         return loss_at(params, t), flat
 
+    def columns(old, new, t):
+        if snapshot is None:
+            return {}
+        shape = jax.eval_shape(snapshot, old, new)
+        skip = lambda o, n: jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shape)  # noqa: E731
+        return jax.lax.cond(t % every == 0, snapshot, skip, old, new)
+
     def recorded(carry, t):
-        return block(carry, t + 1, 1), emit(carry[0], t)
+        new = block(carry, t + 1, 1)
+        return new, (*emit(carry[0], t), columns(carry[0], new[0], t))
 
     carry, ys = jax.lax.scan(recorded, carry, jnp.arange(T, dtype=jnp.int32))
-    return carry, jax.tree.map(lambda h, last: jnp.concatenate([h, last[None]]), ys,
-                               emit(carry[0], jnp.asarray(T, jnp.int32)))
+    tT = jnp.asarray(T, jnp.int32)
+    last = (*emit(carry[0], tT), snapshot(carry[0], None) if snapshot is not None else {})
+    return carry, jax.tree.map(lambda h, x: jnp.concatenate([h, x[None]]), ys, last)
+
+
+def update_rms(old, new) -> jax.Array:
+    """``√(Σ u² / n)`` of the update ``u = θ_{t+1} − θ_t`` over all ``n`` parameters."""
+    diffs = [jnp.ravel(b - a) for a, b in zip(jax.tree.leaves(old), jax.tree.leaves(new))]
+    return jnp.sqrt(sum(jnp.sum(d * d) for d in diffs) / sum(d.size for d in diffs))
+
+
+def snapshot_fn(setup: Setup, v: dict, data: dict, names: tuple[str, ...]):
+    """``(θ_t, θ_{t+1}) -> {name: scalar}``: the end-of-run columns ``names`` (:func:`end_of_run`) at
+    ``θ_t``, and ``update_rms`` (:func:`update_rms` of ``θ_{t+1} − θ_t``; NaN when ``θ_{t+1}`` is
+    ``None``, after the last update) if named. The columns not named are traced but unused, and XLA
+    drops them from the compiled branch."""
+    wanted = tuple(n for n in names if n != "update_rms")
+
+    def snapshot(params, new):
+        every_column = end_of_run(setup, v, data, params)
+        out = {n: jnp.asarray(every_column[n], setup.dtype) for n in wanted}
+        if "update_rms" in names:
+            out["update_rms"] = (jnp.asarray(jnp.nan, setup.dtype) if new is None
+                                 else update_rms(params, new).astype(setup.dtype))
+        return out
+
+    return snapshot
+
+
+def _mask_recorded(ys, watch, T: int):
+    """A diverged run's recorded loss stays the one that broke the rule after the divergence step; its
+    recorded columns are NaN after it (its parameters are frozen there, as the table's columns are NaN)."""
+    after = watch.diverged & (jnp.arange(T + 1) >= watch.div_step)
+    beyond = watch.diverged & (jnp.arange(T + 1) > watch.div_step)
+    cols = {k: jnp.where(beyond, jnp.asarray(jnp.nan, x.dtype), x) for k, x in ys[2].items()}
+    return jnp.where(after, watch.f_div, ys[0]), ys[1], cols
 
 
 def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | None = None,
-        steps: int | None = None, lanes: str | None = None):
+        steps: int | None = None, lanes: str | None = None, every: int = 1, columns: tuple[str, ...] = ()):
     """Metrics of one configuration (see the module docstring); with ``record`` (``K = 1``), also its
-    loss and first ``record`` parameters before every update and after the last. ``lanes``: the name
-    of the ``vmap`` axis the run is lifted over, if any (:func:`crossing_losses`)."""
+    loss and first ``record`` parameters before every update and after the last, and the ``columns``
+    at every ``every``-th step (:func:`recorded_blocks`). ``lanes``: the name of the ``vmap`` axis the
+    run is lifted over, if any (:func:`crossing_losses`)."""
     spec, crit, problem = setup.spec, setup.spec.criteria, setup.problem
     T = steps or spec.steps
     K = 1 if record is not None else max(1, min(check_every, T))
@@ -193,7 +246,8 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
     block = block_fn(counted_update_fn(loss_at, opt, count), observe, freeze)
     carry, ys = (params, state, watch, zero, f0, (params, state, zero, f0)), None
     if record is not None:
-        carry, ys = recorded_blocks(block, loss_at, carry, T, record)
+        snapshot = snapshot_fn(setup, v, data, columns) if columns else None
+        carry, ys = recorded_blocks(block, loss_at, carry, T, record, every, snapshot)
     else:
         m, r = divmod(T, K)
         carry = jax.lax.scan(lambda c, t: (block(c, t, K), None), carry, K * jnp.arange(1, m + 1, dtype=jnp.int32))[0]
@@ -209,8 +263,7 @@ def run(setup: Setup, v: dict, data: dict, *, check_every: int, record: int | No
         f_last=jnp.where(at_T, f_before, jnp.where(watch.diverged, f_b, watch.f_last)))
     if minibatches:  # final (and convergence) on the whole data: the run's last minibatch is one sample of it
         watch = watch._replace(f_last=jnp.where(watch.diverged, watch.f_last, loss_at(params, zero, data["train"])))
-    if ys is not None:  # a diverged run's loss stays the one that broke the rule
-        ys = (jnp.where(watch.diverged & (jnp.arange(T + 1) >= watch.div_step), watch.f_div, ys[0]), ys[1])
+    ys = _mask_recorded(ys, watch, T) if ys is not None else None
     metrics = _outcomes.finish(watch, ref=ref, known_minimum=setup.known_minimum, converge_tol=crit.converge_tol,
                                steps=T, diverge_factor=crit.diverge_factor)
     at_end = end_of_run(setup, v, data, params)

@@ -53,7 +53,8 @@ validation data): ``ce`` (cross-entropy without the z-loss term — the language
 ``logz`` (mean ``log Z``: the output-logit drift; 0 for normalised logits), ``attn_logit_<l>`` (the
 largest pre-softmax attention logit ``s_ij`` of layer ``l`` over causal pairs, heads and examples) and
 ``grad_rms`` (root-mean-square of the gradient over all parameters). The optimizer's update RMS is not
-available to a metric (it sees parameters, not optimizer state).
+available to a metric (it sees parameters, not optimizer state); along training, ``[trajectories]``
+records it as ``update_rms`` beside every metric (:func:`lrsweep.training.recorded_blocks`).
 
 >>> cfg = Config(width=32, depth=1, heads=2, context=8)
 >>> params = init_params(jax.random.key(0), cfg)

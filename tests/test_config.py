@@ -87,6 +87,10 @@ BAD = [
     ("boundary axis not swept", ("[axes]", "[boundary]\naxis = \"b1\"\n[axes]"), "boundary.axis"),
     ("bad dtype", ('steps = 20', 'steps = 20\ndtype = "float16"'), "dtype"),
     ("bad init point", ("points = [[1.0, 1.0]]", "points = [[1.0, 1.0], [2.0]]"), "init.points[1]"),
+    ("trajectory metrics", ("[axes]", "[trajectories]\nlearning_rate = [0.1]\nmetrics = \"all\"\n[axes]"),
+     "trajectories.metrics"),
+    ("repeated metric", ("[axes]", "[trajectories]\nlearning_rate = [0.1]\nmetrics = [\"a\", \"a\"]\n[axes]"),
+     "trajectories.metrics"),
 ]
 
 
