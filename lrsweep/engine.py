@@ -32,6 +32,7 @@ from lrsweep.problem import Problem
 
 _AXIS = "configurations"  # the mesh axis the grid is sharded over
 _LANES = "lanes"  # the vmap axis of one block of B configurations
+TRAJECTORY_WIDTH = 256  # at most this many recorded configurations share one vmap (see Program.trajectories)
 
 
 class Program:
@@ -216,16 +217,30 @@ class Program:
                      ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Loss (n, T+1), the first ``max_params`` parameters (n, T+1, k) and the end-of-run ``columns``
         (each (n, T+1), NaN but at steps ``0, every, 2·every, …`` and ``T``) of a few configurations, in
-        one compiled program (:func:`lrsweep.training.recorded_blocks`)."""
+        one compiled program (:func:`lrsweep.training.recorded_blocks`).
+
+        Like the grid, the recorded configurations go through a ``vmap`` of a width fixed by the problem,
+        ``W = min(B, 256)`` (:attr:`batch`; 256 is the most a sweep records), padded and ``lax.map``-ped
+        over blocks of ``W``: XLA may round a vectorised loop differently at another width, and chaotic
+        runs (high learning rates) amplify that, so a recorded run must not depend on how many others
+        are recorded beside it."""
+        n = len(next(iter(values.values())))
+        W = min(self.batch, TRAJECTORY_WIDTH)
+        m = -(-n // W) * W
         with jax.enable_x64(self.x64):
-            vals = {k: self.setup.cast(k, v) for k, v in values.items()}
+            vals = {k: self.setup.cast(k, np.concatenate([v, np.repeat(v[-1:], m - n)])).reshape(m // W, W)
+                    for k, v in ((k, np.asarray(v)) for k, v in values.items())}
 
             def one(v, data):
                 return _training.run(self.setup, v, data, check_every=1, record=max_params, steps=steps,
                                      every=every, columns=tuple(columns))[1]
 
-            f, x, cols = jax.jit(jax.vmap(one, in_axes=(0, None)))(vals, self.host_data)
-            return np.asarray(f), np.asarray(x), {k: np.asarray(cols[k]) for k in columns}  # in the order asked
+            def blocks(vals, data):
+                return jax.lax.map(lambda b: jax.vmap(one, in_axes=(0, None))(b, data), vals)
+
+            out = jax.jit(blocks)(vals, self.host_data)
+            f, x, cols = jax.tree.map(lambda a: np.asarray(a).reshape(m, *a.shape[2:])[:n], out)
+            return f, x, {k: cols[k] for k in columns}  # in the order asked
 
     def column_names(self) -> tuple[str, ...]:
         """The end-of-run columns of the table that the parameters give (extras, metrics, ``eval_loss``,
