@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from lrsweep import figstyle, store
 from lrsweep.config import INTEGER_AXES
@@ -276,8 +277,7 @@ def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0", leg
     sel = list(result.spec.trajectories.select) if result.spec.trajectories else []
     colours = figstyle.colours()
     for i, (_, g) in enumerate(tr.groupby("trajectory", sort=True)):
-        name = ", ".join(f"{figstyle.short(s)} = {g[s].iloc[0]:g}" if not isinstance(g[s].iloc[0], str)
-                         else f"{g[s].iloc[0]}" for s in sel if s in g)
+        name = ", ".join(_run_label(result, s, g[s].iloc[0]) for s in sel if s in g)
         ax.plot(g["step"], g[quantity], "o-", ms=_ms(2.2), lw=_lw(0.9), color=colours[i % len(colours)], label=name)
     ax.set_xlabel("step $t$")
     if quantity == "loss":
@@ -292,6 +292,7 @@ def plot_trajectories(result: SweepResult, ax, *, quantity: str = "param_0", leg
         v = v[np.isfinite(v)]
         if len(v) and (v > 0).all() and v.max() > 3 * v.min():
             ax.set_yscale("log")
+            _plain_ticks_within_a_decade(ax.yaxis, v)
         ax.set_ylabel(_metric_label(quantity))
     if legend:
         ax.legend(fontsize="x-small")
@@ -338,11 +339,32 @@ def _log_scale(ax, which: str, drawn) -> bool:
     v = np.concatenate([np.asarray(d, float).ravel() for d in drawn]) if len(drawn) else np.zeros(0)
     if np.any(np.isfinite(v) & (v > 0)):
         getattr(ax, f"set_{which}scale")("log")
+        _plain_ticks_within_a_decade(getattr(ax, f"{which}axis"), v)
         return True
     getattr(ax, f"set_{which}scale")("linear")
     getattr(ax, f"set_{which}ticks")([])
     _note(ax, "no finite loss to draw\n(every run diverged,\nor its loss is not finite)")
     return False
+
+
+def _run_label(result: SweepResult, name: str, v) -> str:
+    """One axis of a recorded run in a legend: ``qk layernorm on``, ``η = 0.754``, or a category's name."""
+    if isinstance(v, str):
+        return v
+    if _switch(result.spec.axis(name)):
+        return f"{label(name)} {_value_text(result, name, v)}"
+    return f"{figstyle.short(name)} = {_value_text(result, name, v)}"
+
+
+def _plain_ticks_within_a_decade(axis, v) -> None:
+    """On a log axis whose positive values span less than a factor 10, tick labels as plain numbers
+    (``2.6``, ``3``), not matplotlib's ``2.6×10⁰``."""
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if len(v) and v.max() < 10 * v.min():
+        fmt = FuncFormatter(lambda x, _: f"{x:g}")
+        axis.set_major_formatter(fmt)
+        axis.set_minor_formatter(fmt)
 
 
 def _is_log(result: SweepResult, name: str) -> bool:
