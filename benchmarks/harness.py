@@ -51,11 +51,12 @@ Cases (float32, divergence rule of lrsweep: loss non-finite or ``f_t > 10⁶ f_0
   does) with ``warmup_steps`` = 10 % of the steps and ``total_steps`` = the steps, learning rates
   log-spaced 3e-4 … 3, :data:`TRANSFORMER_STEPS` = 50 steps; N = 64 (and 256 unless ``--quick``).
   **Divergence at 1.1 × the initial loss**, the rule of the transformer sweeps (docs/transformers.md), not
-  10⁶: no run reaches 10⁶ × a cross-entropy of 5.6, and the sweep as it is run has both outcomes (16 of
-  64 diverge, at η ≥ 0.43, within 2–5 updates). 50 steps, the fewest the issue allows, because one
-  configuration-step costs ~5 ms here: a full run (N = 64 and 256, all methods) is still ~20 minutes on a
-  quiet 2-core CPU. FLOPs per configuration-step are the model's matmuls (:func:`transformer_flops`),
-  so ``fraction_of_limit`` is the share of the float32 matmul peak.
+  10⁶: no run reaches 10⁶ × a cross-entropy of 5.6, and the sweep as it is run has both outcomes (12 of
+  64 diverge, at η ≥ 0.60, within 2–5 updates). 50 steps, the fewest the issue allows, because one
+  configuration-step costs ~5 ms here: N = 64 with every method took 9 minutes on the shared 2-core CPU,
+  and 256 adds about four times the vmapped methods' share of that. FLOPs per configuration-step are the
+  model's matmuls (:func:`transformer_flops`), so ``fraction_of_limit`` is the share of the float32
+  matmul peak.
 
 Methods (all on the same loss function — lrsweep's own, or the :class:`lrsweep.Problem`'s — on the same
 batches, from the same initial parameters, with the same optax optimizer):
@@ -282,7 +283,7 @@ def transformer_flops(width: int = 32, **shape) -> float:
     applied to it), ×3 with the backward pass. This is exactly the count of ``dot_general`` FLOPs in the
     update's jaxpr (``tests/test_bench.py``); XLA's cost analysis adds the elementwise work (layer norms,
     gelu, softmax, AdamW: 9 % more at width 32), which the matmul peak does not bound.
-    (``benchmarks/transformer_bench.py`` counted the attention at 6 · B · depth · L² · d, half of it.)"""
+    (The retired ``benchmarks/transformer_bench.py`` counted the attention at half of this.)"""
     from lrsweep import transformer
 
     s = {**TRANSFORMER_SHAPE, **shape}
