@@ -41,6 +41,22 @@ Cases (float32, divergence rule of lrsweep: loss non-finite or ``f_t > 10⁶ f_0
   500 steps; N = 10³ (and 10⁴ unless ``--quick``). The baselines call the problem's own loss on its own
   data (host arrays passed to each compiled program, shared by all configurations, never vmapped).
   With cross-entropy no run reaches 10⁶ × its initial loss (all "diverged" flags are false).
+* ``transformer`` (issue 14: the learning rates of one model size in one program): the small byte-level
+  language model of :mod:`lrsweep.transformer` as the ``sweeps/transformer-*.toml`` files train it,
+  ``make_problem(width=32, depth=2, heads=4, context=32, batch_size=8)`` (``lm_w32``: 42,176 parameters,
+  512 training windows of 33 bytes, minibatches of 8 in lrsweep's order, parameters from ``init(key(0))``)
+  without its end-of-run metrics and validation data (no baseline computes them;
+  :func:`transformer_problem`), the paper's AdamW ``lrsweep.transformer:adamw`` (a ``module:function``
+  optimizer: every method builds it through :func:`lrsweep.optimizers.resolve_optimizer`, as the engine
+  does) with ``warmup_steps`` = 10 % of the steps and ``total_steps`` = the steps, learning rates
+  log-spaced 3e-4 … 3, :data:`TRANSFORMER_STEPS` = 50 steps; N = 64 (and 256 unless ``--quick``).
+  **Divergence at 1.1 × the initial loss**, the rule of the transformer sweeps (docs/transformers.md), not
+  10⁶: no run reaches 10⁶ × a cross-entropy of 5.6, and the sweep as it is run has both outcomes (12 of
+  64 diverge, at η ≥ 0.60, within 2–5 updates). 50 steps, the fewest the issue allows, because one
+  configuration-step costs ~5 ms here: N = 64 with every method took 9 minutes on the shared 2-core CPU,
+  and 256 adds about four times the vmapped methods' share of that. FLOPs per configuration-step are the
+  model's matmuls (:func:`transformer_flops`), so ``fraction_of_limit`` is the share of the float32
+  matmul peak.
 
 Methods (all on the same loss function — lrsweep's own, or the :class:`lrsweep.Problem`'s — on the same
 batches, from the same initial parameters, with the same optax optimizer):
@@ -49,9 +65,13 @@ batches, from the same initial parameters, with the same optax optimizer):
   lrsweep's defaults (chunk, freeze interval and vmap width chosen by the engine, all devices); for
   ``quad1d`` also chunks 4096 and 65536.
 * ``a_step_loop``: a Python loop over steps calling a jitted optax step ``(carry, lr, batch)``, one
-  configuration at a time (the minibatch sliced on the host from the epoch's documented permutation).
+  configuration at a time (the minibatch sliced on the host from the epoch's documented permutation);
+  the initial whole-data loss once per call, the final one per configuration (jitted). For the
+  transformer this is "a loop over learning rates of a jitted training step", the way such sweeps are
+  usually run.
 * ``b_config_loop``: a Python loop over configurations, each one jitted ``lax.scan`` over all steps
-  (compiled once, the learning rate a traced argument; the batch indices computed inside the scan).
+  (compiled once, the learning rate a traced argument; the batch indices computed inside the scan); 50
+  configurations, fewer (at least 3) where the case's ``loop_budget`` says so.
 * ``c_numpy`` (quadratics only): hand-vectorised NumPy, all configurations in one (N, d) array, a
   Python loop over steps.
 * ``d_notebook``: the fractal notebook's pattern: one jitted ``vmap`` of a training step over all
@@ -71,7 +91,8 @@ batches, from the same initial parameters, with the same optax optimizer):
 recorded in the JSON (``configs_timed``, ``steps_timed``). Every row also has XLA's flop count of one bare
 update (``flop_per_config_step``) and the achieved FLOP/s as a fraction of the machine's limit that
 applies (``fraction_of_limit``): the float32 matmul peak for the networks, the elementwise throughput
-for the others (both fractions are in the JSON). Numbers are reported, never asserted;
+for the others (both fractions are in the JSON). For the transformer the FLOPs are its matmuls
+(:func:`transformer_flops`; XLA's count, 9 % higher, is ``xla_flop_per_config_step``). Numbers are reported, never asserted;
 ``tests/test_bench.py`` checks at tiny sizes that every baseline gives the engine's divergence flag and
 final loss for every configuration, and (e) and (c) its divergence step too.
 
@@ -89,6 +110,7 @@ JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import json
@@ -110,6 +132,7 @@ import optax
 import lrsweep
 from lrsweep import grid as lgrid
 from lrsweep.engine import Program
+from lrsweep.optimizers import resolve_optimizer
 from lrsweep.problem import batch_indices
 
 DIVERGE_FACTOR = 1e6  # lrsweep's default criteria.diverge_factor
@@ -132,14 +155,19 @@ class Case:
     ``problem``: a function of no arguments returning the :class:`lrsweep.Problem` the sweep trains
     (your model, your data: the spec's ``loss`` is that problem and ``loss`` here only describes it for
     the JSON); ``None``: the built-in loss of the ``loss`` table. ``loop_budget``: at most this many
-    configuration-steps per call of the per-step loop (d) (a subset of the steps at large N).
+    configuration-steps per call of the per-step loop (d) (a subset of the steps at large N) and of the
+    loop over configurations (b) (fewer configurations, at least 3, at most 50).
+    ``optimizer["name"]`` is an optax name or ``"module:function"`` (:func:`lrsweep.optimizers.resolve_optimizer`:
+    the factory the engine builds, ``(learning_rate, **rest)``). ``flops``: the FLOPs of one configuration-step
+    counted from the model (the matmuls), where XLA's cost analysis would count more than the limit applies to;
+    ``None``: XLA's count.
     """
 
     key: str
     title: str
     loss: dict               # lrsweep [loss] table
     init: dict               # lrsweep [init] table
-    optimizer: dict          # lrsweep [optimizer] table: optax.<name>(lr, **rest)
+    optimizer: dict          # lrsweep [optimizer] table: <name>(lr, **rest), name an optax name or "module:function"
     rates: dict[str, tuple[float, float]]
     sizes: tuple[int, ...]
     hyper: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -150,6 +178,7 @@ class Case:
     diverge_factor: float = DIVERGE_FACTOR
     loop_budget: float = 5e7
     limit: str = "elementwise"  # the machine limit that applies: "elementwise" throughput or "matmul" peak
+    flops: Callable[[], float] | None = None
 
     @property
     def dim(self) -> int | None:
@@ -190,7 +219,7 @@ class Case:
 
 
 CASE_KEYS = ("quad1d", "hb_lr_momentum", "quad16d_hb", "quad16d_lr_momentum", "rosenbrock_adam", "mlp_tanh",
-             "digits_mlp")
+             "digits_mlp", "transformer")
 
 DIGITS_BATCH = 64
 
@@ -229,9 +258,66 @@ def digits_mlp_problem(hidden: tuple[int, ...] = (32,), batch_size: int | None =
                            batch_size=batch_size, name="digits_mlp")
 
 
+TRANSFORMER_STEPS = 50
+TRANSFORMER_SHAPE = {"depth": 2, "heads": 4, "context": 32, "batch_size": 8}  # lm_w32's, at any width
+
+
+def transformer_problem(width: int = 32, **shape) -> lrsweep.Problem:
+    """The ``transformer`` case's :class:`lrsweep.Problem`:
+    ``lrsweep.transformer.make_problem(width=width, depth=2, heads=4, context=32, batch_size=8)`` (at width
+    32 the model of ``lm_w32`` and of ``sweeps/transformer-w32.toml``; ``shape`` replaces any of
+    :data:`TRANSFORMER_SHAPE` or ``n_train``) without its end-of-run ``metrics`` and ``eval_data``: the
+    baselines compute none of them, so lrsweep is timed on the same work (the training, and the whole-data
+    loss at the start and at the end)."""
+    from lrsweep import transformer
+
+    p = transformer.make_problem(width=width, **{**TRANSFORMER_SHAPE, **shape})
+    return dataclasses.replace(p, metrics=None, eval_data=None, name=f"{p.name}-bench")
+
+
+def transformer_flops(width: int = 32, **shape) -> float:
+    """Matmul FLOPs of one training update (forward and backward) of one configuration of
+    :func:`transformer_problem` (same arguments): ``6 · tokens · P + 12 · B · depth · L² · d``, with
+    ``tokens = B·L`` and ``P = depth · (4d² + 2·d·4d) + d · vocab`` the parameters that multiply (the
+    embedding is a lookup); the attention scores ``qkᵀ`` and the weighted sum ``a v`` are ``2 · L² · d``
+    FLOPs each per layer and sequence forward, computed over the full L×L square (the causal mask is
+    applied to it), ×3 with the backward pass. This is exactly the count of ``dot_general`` FLOPs in the
+    update's jaxpr (``tests/test_bench.py``); XLA's cost analysis adds the elementwise work (layer norms,
+    gelu, softmax, AdamW: 9 % more at width 32), which the matmul peak does not bound.
+    (The retired ``benchmarks/transformer_bench.py`` counted the attention at half of this.)"""
+    from lrsweep import transformer
+
+    s = {**TRANSFORMER_SHAPE, **shape}
+    cfg = transformer.Config(width=width, depth=s["depth"], heads=s["heads"], context=s["context"])
+    d, L, B = cfg.width, cfg.context, s["batch_size"]
+    matmul_params = cfg.depth * (4 * d * d + 2 * d * cfg.mlp_ratio * d) + d * cfg.vocab
+    return 6.0 * B * L * matmul_params + 12.0 * B * cfg.depth * L * L * d
+
+
+def transformer_case(sizes: tuple[int, ...], steps: int = TRANSFORMER_STEPS, width: int = 32, **shape) -> Case:
+    """The ``transformer`` case at ``width`` (``shape``: as :func:`transformer_problem`): learning rates
+    log-spaced 3e-4 … 3 of the paper's AdamW (``lrsweep.transformer:adamw``, warm-up over 10 % of the
+    ``steps``, cosine decay to update ``steps``), as the ``sweeps/transformer-*.toml`` files run it;
+    divergence at 1.1 × the initial loss (those sweeps' rule; see the module docstring)."""
+    s = {**TRANSFORMER_SHAPE, **shape}
+    text = ", ".join(f"{k} {v}" for k, v in s.items())
+    args = "".join(f", {k}={v}" for k, v in shape.items())
+    return Case("transformer", f"transformer width {width}, {text}, AdamW",
+                {"problem": f"benchmarks/harness.py:transformer_problem(width={width}{args})",
+                 "model": f"lrsweep.transformer.make_problem(width={width}, {text}), no metrics or eval_data",
+                 "loss": "cross-entropy + 1e-4 z-loss, qk-layernorm",
+                 "data": f"lrsweep.corpus, {s.get('n_train', 512)} windows of {s['context'] + 1} bytes",
+                 "batch_size": s["batch_size"]}, {"seed": 0},
+                {"name": "lrsweep.transformer:adamw", "warmup_steps": steps // 10, "total_steps": steps},
+                {"learning_rate": (3e-4, 3.0)}, sizes, steps=steps,
+                problem=functools.cache(functools.partial(transformer_problem, width, **shape)), diverge_factor=1.1,
+                loop_budget=20 * 64, limit="matmul", flops=functools.partial(transformer_flops, width, **shape))
+
+
 def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | None = None,
                keys: tuple[str, ...] | None = None) -> list[Case]:
-    """The benchmark cases; ``steps`` replaces every case's own (1000; ``digits_mlp`` 500), ``sizes``
+    """The benchmark cases; ``steps`` replaces every case's own (1000; ``digits_mlp`` 500, ``transformer``
+    :data:`TRANSFORMER_STEPS`), ``sizes``
     every case's N list, ``keys`` selects cases by key."""
     kappa, d = 1e4, 16
     cases = [
@@ -269,6 +355,7 @@ def make_cases(quick: bool, steps: int | None = None, sizes: tuple[int, ...] | N
              {"name": "sgd"}, {"learning_rate": (1e-3, 1e2)},
              (1_000,) if quick else (1_000, 10_000), steps=steps or 500,
              problem=functools.cache(digits_mlp_problem), loop_budget=1e6, limit="matmul"),
+        transformer_case((64,) if quick else (64, 256), steps or TRANSFORMER_STEPS),
     ]
     if keys:
         unknown = set(keys) - {c.key for c in cases}
@@ -397,13 +484,14 @@ class BenchProblem:
             yield jax.tree.map(lambda a: a[idx], self.data)
 
     def optimizer(self, c: jax.Array) -> optax.GradientTransformation:
-        """``optax.<name>(lr, **hyperparameters)``; one per parameter group (``optax.multi_transform``)
-        when the case sweeps per-group learning rates. ``c``: one configuration's k values (its
-        learning rates, then its swept hyperparameters such as ``momentum``)."""
+        """``<name>(lr, **hyperparameters)``, the factory the engine resolves the name to (``optax.<name>``,
+        or ``module:function`` such as ``lrsweep.transformer:adamw``); one per parameter group
+        (``optax.multi_transform``) when the case sweeps per-group learning rates. ``c``: one
+        configuration's k values (its learning rates, then its swept hyperparameters such as ``momentum``)."""
         axes = list(self.case.rates)
         hp = {k: v for k, v in self.case.optimizer.items() if k != "name"}
         hp.update({h: c[len(axes) + i] for i, h in enumerate(self.case.hyper)})
-        make = getattr(optax, self.case.optimizer["name"])
+        make = resolve_optimizer(self.case.optimizer["name"])
         lr = c
         if len(axes) == 1:
             return make(lr[0], **hp)
@@ -415,14 +503,16 @@ class BenchProblem:
 def bench_problem(case: Case, prog: Program, values: dict[str, np.ndarray], result: dict) -> BenchProblem:
     """The :class:`BenchProblem` of ``prog``'s sweep over ``values`` with lrsweep's ``result``: for a
     case with a :class:`lrsweep.Problem`, that problem's own loss, parameters, data and batch size (the
-    user's code, not the engine's); for a built-in loss, lrsweep's loss function of the parameters."""
+    user's code, not the engine's) and the initial parameters the engine draws (``init(key)`` with the
+    sweep's seed, or the problem's ``params``); for a built-in loss, lrsweep's loss function of the parameters."""
     lrs = np.stack([values[a] for a in case.axes], -1).astype(np.float32)
     diverged = np.asarray(result["diverged"], bool)
     outcome = (diverged, np.asarray(result["divergence_step"]), np.asarray(result["final_loss"]))
     f32 = functools.partial(jax.tree.map, lambda a: jnp.asarray(a, jnp.float32))
     if case.problem is not None:
         p = prog.problem
-        return BenchProblem(case, p.loss, f32(p.params), lrs, *outcome, p.data, p.batch_size, prog.spec.init.seed)
+        return BenchProblem(case, p.loss, f32(prog.initial_point({})), lrs, *outcome, p.data, p.batch_size,
+                            prog.spec.init.seed)
     f = prog.loss_of(prog.setup.defaults())
     return BenchProblem(case, lambda params, batch: f(params), f32(prog.initial_point({})), lrs, *outcome)
 
@@ -435,7 +525,8 @@ def make_update(prob: BenchProblem):
     """``(init, update, run_one, final)`` of one configuration with the per-step divergence test — what a
     careful hand-written sweep does, and the rule lrsweep applies.
 
-    ``init(c, data) -> carry``, ``update(carry, c, batch, t) -> carry`` (update ``t`` on ``batch``),
+    ``init(c, data, f0=None) -> carry`` (``f0``: the whole-data initial loss, computed when not given),
+    ``update(carry, c, batch, t) -> carry`` (update ``t`` on ``batch``),
     ``run_one(c, data) -> (final loss, diverged, divergence step)`` (a ``lax.scan`` over ``case.steps``
     updates, update ``t``'s batch from ``batch_indices`` inside the scan), ``final(carry, data) -> (final
     loss, diverged, divergence step)``; ``c`` is the configuration's (k,) swept values.
@@ -453,8 +544,8 @@ def make_update(prob: BenchProblem):
     loss, x0, F = prob.loss, prob.params0, prob.case.diverge_factor
     value_and_grad = jax.value_and_grad(loss)
 
-    def init(c, data):
-        f0 = loss(x0, data)
+    def init(c, data, f0=None):
+        f0 = loss(x0, data) if f0 is None else f0
         return x0, prob.optimizer(c).init(x0), f0, f0, jnp.asarray(False), jnp.asarray(-1, jnp.int32)
 
     def update(carry, c, batch, t):
@@ -503,6 +594,12 @@ def bare_step(prob: BenchProblem):
 
 
 def flops_per_config_step(prob: BenchProblem) -> float:
+    """The FLOPs of one configuration-step: the case's own count (``Case.flops``: the transformer's
+    matmuls) where it has one, else :func:`xla_flops_per_config_step`."""
+    return float(prob.case.flops()) if prob.case.flops is not None else xla_flops_per_config_step(prob)
+
+
+def xla_flops_per_config_step(prob: BenchProblem) -> float:
     """XLA's flop count of one configuration's bare update (gradient on one batch, optimizer, apply); the
     batch's indices (one permutation per step, shared by all configurations) are not counted."""
     lr = jnp.asarray(prob.configs[0])
@@ -565,31 +662,43 @@ def _agreement(diverged: np.ndarray, prob: BenchProblem, step: np.ndarray | None
 
 
 def bench_step_loop(prob: BenchProblem, n_configs=3, steps=200) -> Bench:
-    """(a) the training loop one writes: a Python loop over steps calling a jitted optax step
-    ``(carry, lr, batch)`` (the minibatch sliced on the host in the documented order), one configuration
-    at a time."""
+    """(a) the training loop one writes: a Python loop over learning rates, and for each a Python loop over
+    steps calling a jitted optax step ``(carry, lr, batch)`` (the minibatch sliced on the host in the
+    documented order), one configuration at a time; the initial whole-data loss once per call (it does not
+    depend on the learning rate), the final one (:func:`make_update`'s ``final``, jitted) per configuration
+    when all the steps are timed — what every other method computes."""
     steps = min(steps, prob.case.steps)
-    init, update, _, _ = make_update(prob)
+    init, update, _, final = make_update(prob)
     data = prob.device_data()
     lr0 = jnp.asarray(prob.configs[0])
-    step, compile_s = aot(update, init(lr0, data), lr0, next(prob.host_batches(1)), jnp.asarray(0, jnp.int32))
+    t0 = time.perf_counter()
+    whole = jax.jit(prob.loss).lower(prob.params0, data).compile()
+    start = jax.jit(init).lower(lr0, data, whole(prob.params0, data)).compile()
+    end = jax.jit(functools.partial(final, steps=steps)).lower(start(lr0, data, whole(prob.params0, data)),
+                                                               data).compile()
+    compile_s = time.perf_counter() - t0
+    step, step_s = aot(update, start(lr0, data, whole(prob.params0, data)), lr0, next(prob.host_batches(1)),
+                       jnp.asarray(0, jnp.int32))
     picks = np.linspace(0, len(prob.configs) - 1, n_configs).astype(int)
     lr_list = [jnp.asarray(prob.configs[i]) for i in picks]
 
     def call():
+        f0 = whole(prob.params0, data)
         for lr in lr_list:
-            carry = init(lr, data)
+            carry = start(lr, data, f0)
             for t, batch in enumerate(prob.host_batches(steps)):
                 carry = step(carry, lr, batch, np.int32(t))
-            jax.block_until_ready(carry)
+            jax.block_until_ready(end(carry, data) if steps == prob.case.steps else carry)
 
-    return Bench("a_step_loop", call, n_configs, steps, compile_s)
+    return Bench("a_step_loop", call, n_configs, steps, compile_s + step_s)
 
 
 def bench_config_loop(prob: BenchProblem, n_configs=50) -> Bench:
     """(b) a Python loop over configurations, each one jitted ``lax.scan`` of all the steps (the batch
-    indices computed inside the scan)."""
-    n_configs = min(n_configs, len(prob.configs))
+    indices computed inside the scan); at most ``n_configs`` of them, fewer (at least 3) where the case's
+    ``loop_budget`` of configuration-steps per call asks for it."""
+    budget = int(prob.case.loop_budget // prob.case.steps)
+    n_configs = min(n_configs, max(3, budget), len(prob.configs))
     _, _, run_one, _ = make_update(prob)
     data = prob.device_data()
     exe, compile_s = aot(run_one, jnp.asarray(prob.configs[0]), data)
@@ -1019,10 +1128,10 @@ def run(cases: list[Case], repeats: int, limits: dict | None = None, methods: tu
             }
             benches += [make() for m, make in others.items() if make is not None and (not methods or m in methods)]
             measure(benches, repeats)
-            flops = flops_per_config_step(prob)
+            flops, xla_flops = flops_per_config_step(prob), xla_flops_per_config_step(prob)
             for b in benches:
                 r = row(case, size, b)
-                r["flop_per_config_step"] = flops
+                r["flop_per_config_step"], r["xla_flop_per_config_step"] = flops, xla_flops
                 if limits:
                     achieved = flops * r["config_steps_per_s"]
                     r["fraction_of_matmul_f32_peak"] = achieved / limits["matmul_f32_flop_per_s"]

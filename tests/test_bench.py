@@ -13,12 +13,18 @@ from lrsweep.cli import main
 from lrsweep.engine import Program
 
 STEPS = 60
+TINY = {"width": 8, "depth": 1, "heads": 2, "context": 8, "n_train": 64}  # a transformer that compiles fast
 
 
 def _problem(key, n=48, steps=STEPS, diverge_factor=None):
     (case,) = bench.make_cases(True, steps=steps, sizes=(n,), keys=(key,))
     if diverge_factor is not None:
         case.diverge_factor = diverge_factor
+    return _engine(case, n)
+
+
+def _engine(case, n):
+    """lrsweep's sweep of ``case`` over ``n`` configurations: the :class:`BenchProblem` and the final losses."""
     spec = case.spec(n)  # every update's loss is read: divergence flags are exact whatever the freeze interval
     values = lgrid.configurations(spec)
     prog = Program(spec)
@@ -72,7 +78,7 @@ def _check(prob, eng_f, results, ok, rtol=2e-4):
         np.testing.assert_allclose(f[good], eng_f[sel][good], rtol=rtol, atol=1e-30, err_msg=name)
 
 
-@pytest.mark.parametrize("key", [k for k in bench.CASE_KEYS if k != "digits_mlp"])
+@pytest.mark.parametrize("key", [k for k in bench.CASE_KEYS if k not in ("digits_mlp", "transformer")])
 def test_baselines_agree_with_engine(key):
     """Per configuration, (c) NumPy, (d) the notebook loop, (e) the sharded chunked ceiling, (e₁) the
     single-device one, (e₀) the bare update, (a) the step loop and (b) the config loop give lrsweep's
@@ -107,6 +113,56 @@ def test_digits_baselines_agree_with_engine():
             inside = jax.jit(prob.batch)(data, jnp.asarray(t, jnp.int32))
             for u, v in zip(host, inside):
                 np.testing.assert_array_equal(u, np.asarray(v))
+
+
+def test_transformer_baselines_agree_with_engine():
+    """transformer (the small LM of ``lrsweep.transformer`` at width 16, the paper's AdamW named
+    ``module:function``, parameters from ``init(key)``, minibatches of 8 windows): every baseline builds
+    the engine's optimizer, starts from the engine's parameters, trains on its batches and gives its
+    divergence flags (1.1 × the initial loss, as the case counts them), divergence steps and final
+    whole-data losses (2e-4) — at 6 learning rates 3e-4 … 3 over 10 updates, stable and diverged ones.
+    The model is the smallest that keeps every part (width 8, one layer, 2 heads, context 8, 64 training
+    windows): each baseline is a program of its own and XLA compiles a transformer update in seconds."""
+    steps, n = 10, 6
+    case = bench.transformer_case((n,), steps=steps, **TINY)
+    prob, eng_f = _engine(case, n)
+    assert case.optimizer == {"name": "lrsweep.transformer:adamw", "warmup_steps": 1, "total_steps": steps}
+    assert prob.minibatches and prob.batch_size == 8 and prob.n_examples == 64
+    assert 0 < prob.diverged.sum() < n and prob.diverged[-1] and not prob.diverged[0]
+    _check(prob, eng_f, _baselines(prob, steps), np.ones(n, bool))
+
+
+def _dot_flops(jaxpr) -> int:
+    """FLOPs of every ``dot_general`` in ``jaxpr`` and its sub-jaxprs (2 per multiply-add)."""
+    total = 0
+    for e in jaxpr.eqns:
+        if e.primitive.name == "dot_general":
+            (contract, _), _ = e.params["dimension_numbers"]
+            lhs = e.invars[0].aval.shape
+            total += 2 * int(np.prod(e.outvars[0].aval.shape)) * int(np.prod([lhs[i] for i in contract]))
+        for v in e.params.values():
+            sub = getattr(v, "jaxpr", v)
+            if hasattr(sub, "eqns"):
+                total += _dot_flops(sub)
+    return total
+
+
+@pytest.mark.parametrize("shape", [{}, TINY], ids=["case", "tiny"])
+def test_transformer_flops_are_its_matmuls(shape):
+    """The transformer case's FLOPs per configuration-step (the fraction of the float32 matmul peak is taken
+    of them) are exactly the matmul FLOPs of one update as traced: every ``dot_general`` of the gradient on one
+    batch and of AdamW — for the case itself (width 32) and for another shape."""
+    case = bench.transformer_case((4,), steps=10, **shape)
+    problem = case.problem()
+    params = problem.init(jax.random.key(0))
+    prob = bench.BenchProblem(case, problem.loss, params, np.full((4, 1), 0.01, np.float32), np.zeros(4, bool),
+                              np.full(4, -1), np.zeros(4), data=problem.data, batch_size=problem.batch_size)
+    lr = jnp.asarray(prob.configs[0])
+    carry = (params, prob.optimizer(lr).init(params))
+    traced = jax.make_jaxpr(bench.bare_step(prob))(carry, lr, next(prob.host_batches(1)))
+    flops = bench.transformer_flops(**shape)
+    assert bench.flops_per_config_step(prob) == flops == _dot_flops(traced.jaxpr)
+    assert bench.xla_flops_per_config_step(prob) > flops  # XLA adds the elementwise work
 
 
 def test_flops_of_one_update():
