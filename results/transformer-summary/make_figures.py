@@ -98,6 +98,25 @@ def load() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
+def check_against_sweeps(summary: pd.DataFrame) -> None:
+    """The LR sensitivity computed here equals the one each sweep wrote (``sensitivity.csv``, from
+    ``[boundary] sensitivity_range``): two computations, one from the table here, one in the engine's
+    pipeline, must agree to float precision."""
+    for name, g in summary.groupby("run"):
+        path = ROOT / "results" / name / "sensitivity.csv"
+        if not path.exists():
+            continue
+        s = pd.read_csv(path)
+        for col, key in (("loss.qk_layernorm", "qk_layernorm"), ("loss.z_loss", "z_loss")):
+            if col not in s:
+                s[col] = g[key].iloc[0]
+        for _, row in g.iterrows():
+            m = s[(s["loss.qk_layernorm"] == row["qk_layernorm"]) & np.isclose(s["loss.z_loss"], row["z_loss"])]
+            if len(m) != 1 or not np.isclose(m["sensitivity"].iloc[0], row["lr_sensitivity"], rtol=1e-5):
+                raise SystemExit(f"{name}: LR sensitivity {row['lr_sensitivity']} here, "
+                                 f"{m['sensitivity'].tolist()} in {path}")
+
+
 def _save(fig, stem: str):
     for fmt in figstyle.FORMATS:
         figstyle.save(fig, HERE / f"{stem}.{fmt}")
@@ -193,6 +212,7 @@ def fig_mup(all_runs: pd.DataFrame):
 
 def main():
     all_runs, summary = load()
+    check_against_sweeps(summary)
     summary.to_csv(HERE / "summary.csv", index=False, float_format="%.6g")
     print(summary.to_string())
     fig_loss(all_runs)
