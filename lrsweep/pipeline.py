@@ -488,8 +488,8 @@ def _trajectories(spec: SweepSpec, program: Program) -> pd.DataFrame:
     T = t.steps or spec.steps
     f, x, recorded = program.trajectories(values, max_params=t.max_params, steps=T, every=t.every,
                                           columns=program.trajectory_columns())
-    steps = np.arange(T + 1)[:: t.every]
-    f, x = f[:, :: t.every], x[:, :: t.every]
+    steps = np.union1d(np.arange(0, T + 1, t.every), [T])  # every `every` steps, and the last one
+    f, x = f[:, steps], x[:, steps]
     k, S = len(next(iter(values.values()))), len(steps)
     cols = {"trajectory": np.repeat(np.arange(k), S)}
     for a in spec.axes:
@@ -500,6 +500,6 @@ def _trajectories(spec: SweepSpec, program: Program) -> pd.DataFrame:
     for j in range(x.shape[-1]):
         cols[f"param_{j}"] = x[..., j].reshape(-1)
     for name, c in recorded.items():
-        cols[name] = c[:, :: t.every].reshape(-1)
+        cols[name] = c[:, steps].reshape(-1)
     return pd.DataFrame(cols)
 

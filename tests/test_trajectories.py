@@ -165,3 +165,15 @@ def test_a_recorded_run_does_not_depend_on_the_others_recorded_beside_it():
     np.testing.assert_array_equal(alone[0][0], beside[0][1])
     np.testing.assert_array_equal(alone[2]["attn_logit_0"][0], beside[2]["attn_logit_0"][1])
     assert np.nanmax(alone[2]["attn_logit_0"][0]) > 100 * alone[2]["attn_logit_0"][0, 0]
+
+
+def test_the_last_step_has_a_row_when_every_does_not_divide_the_steps():
+    """Rows at 0, every, 2·every, … and at T: with T = 12 and every = 5, steps 0, 5, 10, 12; at 12 the metrics
+    equal the table's end-of-run columns."""
+    r = sweep({"learning_rate": [0.05], "every": 5})
+    tr = r.trajectories
+    assert sorted(tr["step"].unique()) == [0, 5, 10, 12]
+    end = tr[tr["step"] == 12].iloc[0]
+    row = r.table[np.isclose(r.table["learning_rate"], 0.05)].iloc[0]
+    np.testing.assert_allclose(end[["grad_rms", "w_norm"]].to_numpy(float), row[["grad_rms", "w_norm"]].to_numpy(float),
+                               rtol=1e-5)
