@@ -3,8 +3,9 @@ committed results only (results/transformer-*/table.parquet; nothing is retraine
 
     python results/transformer-summary/make_figures.py      # from the repository root
 
-Writes, next to this file: summary.csv (one row per curve) and loss-vs-lr, attention-logits, logit-drift
-and mup-vs-sp figures as PDF, SVG and PNG.
+Writes, next to this file: summary.csv (one row per curve), warmup.csv (one row per warm-up length and
+qk-layernorm setting of transformer-warmup-w32) and loss-vs-lr, attention-logits, logit-drift, mup-vs-sp
+and warmup figures as PDF, SVG and PNG.
 
 * final loss = ``eval_ce``: the validation cross-entropy (without the z-loss term) of the final
   parameters, NaN for a diverged run (lrsweep reports no columns on a diverged run's parameters);
@@ -210,6 +211,64 @@ def fig_mup(all_runs: pd.DataFrame):
         _save(fig, "mup-vs-sp")
 
 
+WARMUP_RUN = "transformer-warmup-w32"
+
+
+def warmup_summary() -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The warm-up × learning-rate sweep: its table (with the initial validation loss) and one row per
+    (warm-up length, qk-layernorm) curve — LR sensitivity (checked against the sweep's sensitivity.csv),
+    best and critical learning rates."""
+    path = ROOT / "results" / WARMUP_RUN / "table.parquet"
+    if not path.exists():
+        print(f"skipping {WARMUP_RUN}: no {path}")
+        return None
+    t = pd.read_parquet(path)
+    problem = T.lm_w32()
+    f0s = {qk: initial_valid_ce(problem, qk) for qk in sorted(t["loss.qk_layernorm"].unique())}
+    t = t.assign(initial_valid_ce=t["loss.qk_layernorm"].map(f0s))
+    written = pd.read_csv(ROOT / "results" / WARMUP_RUN / "sensitivity.csv")
+    rows = []
+    for (w, qk), g in t.groupby(["optimizer.warmup_steps", "loss.qk_layernorm"]):
+        g = g.sort_values("learning_rate")
+        lr = g["learning_rate"].to_numpy()
+        lo, hi, crit, ntr = critical(lr, g["diverged"].to_numpy())
+        sens = lr_sensitivity(lr, g["eval_ce"], f0s[qk], RANGE)
+        mine = written[(written["optimizer.warmup_steps"] == w) & (written["loss.qk_layernorm"] == qk)]
+        if len(mine) != 1 or not np.isclose(mine["sensitivity"].iloc[0], sens, rtol=1e-5):
+            raise SystemExit(f"{WARMUP_RUN}: LR sensitivity {sens} here, {mine['sensitivity'].tolist()} written")
+        ok = g[~g["diverged"]]
+        best = ok.loc[ok["eval_ce"].idxmin()]
+        rows.append({"warmup_steps": int(w), "qk_layernorm": int(qk), "lr_sensitivity": sens,
+                     "best_valid_ce": float(best["eval_ce"]), "best_lr": float(best["learning_rate"]),
+                     "critical_lr": crit, "bracket_lower": lo, "bracket_upper": hi, "n_transitions": ntr})
+    return t, pd.DataFrame(rows)
+
+
+def fig_warmup(t: pd.DataFrame, summary: pd.DataFrame):
+    """Left: final validation loss against η for each warm-up length (qk-layernorm off); right: the LR
+    sensitivity against the warm-up length, with and without qk-layernorm."""
+    with figstyle.use("paper", salt="transformer-warmup"):
+        fig, (a, b) = plt.subplots(1, 2, figsize=(figstyle.width("two"), 2.4))
+        for i, (w, g) in enumerate(t[t["loss.qk_layernorm"] == 0].groupby("optimizer.warmup_steps")):
+            _curve(a, g, "eval_ce", color=OKABE_ITO[i], label=f"warm-up {int(w)}")
+        a.axhline(t["initial_valid_ce"].iloc[0], color="0.6", lw=0.8, ls=":")
+        a.axvspan(*RANGE, color="0.93", zorder=0)
+        a.set_xscale("log")
+        a.set_xlabel(LR_LABEL)
+        a.set_ylabel(CE_LABEL)
+        a.set_title("width 32, qk-layernorm off")
+        a.legend(fontsize=5.5, title="updates; ×: diverged", title_fontsize=5.5)
+        for qk in (0, 1):
+            g = summary[summary["qk_layernorm"] == qk].sort_values("warmup_steps")
+            b.plot(g["warmup_steps"], g["lr_sensitivity"], marker="os"[qk], ms=3, color=OKABE_ITO[qk],
+                   ls=["--", "-"][qk], label=f"qk-layernorm {'on' if qk else 'off'}")
+        b.set_xlabel("warm-up length (updates of 200)")
+        b.set_ylabel("LR sensitivity (nats/byte)\nover [3e-4, 3e-1]")
+        b.legend(fontsize=6)
+        fig.tight_layout()
+        _save(fig, "warmup")
+
+
 def main():
     all_runs, summary = load()
     check_against_sweeps(summary)
@@ -220,6 +279,11 @@ def main():
     if "transformer-w64" in set(all_runs["run"]):
         fig_drift(all_runs)
     fig_mup(all_runs)
+    warm = warmup_summary()
+    if warm is not None:
+        warm[1].to_csv(HERE / "warmup.csv", index=False, float_format="%.6g")
+        print(warm[1].to_string())
+        fig_warmup(*warm)
 
 
 if __name__ == "__main__":
